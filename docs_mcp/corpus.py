@@ -1,0 +1,86 @@
+"""The only code that reads source files: walk a corpus root, confined to it.
+
+Yields each Markdown file's doc id and text, and reports (never raises on)
+files it will not read: links that lead outside the root, non-UTF-8 or binary
+content, files too large to be documentation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from docs_mcp.errors import CorpusError
+
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    doc_id: str
+    path: str  # relative to the root, POSIX
+    text: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+def doc_id_for(relative: PurePosixPath) -> str:
+    return str(relative.with_suffix(""))
+
+
+def resolve_root(root: Path) -> Path:
+    if not root.exists():
+        raise CorpusError(f"corpus folder {root} does not exist; pass the folder that holds your Markdown docs")
+    if not root.is_dir():
+        raise CorpusError(f"{root} is a file, not a folder; pass the folder that holds your Markdown docs")
+    return root.resolve()
+
+
+def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
+    """Every Markdown file under `root`, sorted, hidden folders and files left out."""
+    resolved_root = resolve_root(root)
+    for folder, subfolders, files in os.walk(resolved_root, followlinks=False):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        folder_path = Path(folder)
+        for name in sorted(files):
+            if name.startswith(".") or not name.lower().endswith(MARKDOWN_SUFFIXES):
+                continue
+            path = folder_path / name
+            relative = PurePosixPath(path.relative_to(resolved_root).as_posix())
+            yield _read(path, relative, resolved_root)
+
+
+def _read(path: Path, relative: PurePosixPath, root: Path) -> SourceFile | Skipped:
+    shown = str(relative)
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return Skipped(shown, "broken symbolic link")
+    if not real.is_relative_to(root):
+        return Skipped(shown, "links outside the corpus folder")
+    try:
+        size = real.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return Skipped(shown, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        data = real.read_bytes()
+    except OSError as error:
+        return Skipped(shown, f"cannot be read ({error.strerror})")
+    if b"\x00" in data:
+        return Skipped(shown, "binary content (NUL bytes)")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return Skipped(shown, f"not valid UTF-8 (byte {error.start})")
+    # Line endings are normalised so a checkout on Windows indexes the same as on Linux.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return SourceFile(doc_id_for(relative), shown, text, digest)

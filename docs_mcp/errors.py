@@ -1,0 +1,55 @@
+"""Every error docs-mcp raises on purpose.
+
+    DocsMcpError                 base: a message that says what to do next
+    ├── ConfigError              a bad option, path or setting
+    ├── CorpusError              the corpus folder is missing or holds no Markdown
+    ├── ModelError               the embedding model is missing, corrupt or unreachable
+    ├── IndexStateError          the index cannot be used as it is
+    │   ├── IndexNotFoundError   nothing has been published yet
+    │   ├── ModelMismatchError   the index was built with another embedding model
+    │   └── IndexLockedError     another indexer is writing
+    └── NotFoundError            an unknown doc id or section anchor
+
+The CLI prints the message of any of these on one line and exits 1; the MCP
+server turns them into tool errors the assistant can read and act on.
+"""
+
+from __future__ import annotations
+
+
+class DocsMcpError(Exception):
+    """Base class: an anticipated failure with a message meant for a person."""
+
+
+class ConfigError(DocsMcpError):
+    pass
+
+
+class CorpusError(DocsMcpError):
+    pass
+
+
+class ModelError(DocsMcpError):
+    pass
+
+
+class IndexStateError(DocsMcpError):
+    pass
+
+
+class IndexNotFoundError(IndexStateError):
+    pass
+
+
+class ModelMismatchError(IndexStateError):
+    pass
+
+
+class IndexLockedError(IndexStateError):
+    pass
+
+
+class NotFoundError(DocsMcpError):
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions or []

@@ -1,0 +1,160 @@
+"""corpus -> markdown -> chunking -> embed -> store, incrementally, with a report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from docs_mcp.chunking import chunk_document
+from docs_mcp.corpus import SourceFile, Skipped, walk_corpus
+from docs_mcp.embed import Embedder
+from docs_mcp.errors import CorpusError
+from docs_mcp.markdown import parse_markdown
+from docs_mcp.models import Chunk, ParsedDoc
+from docs_mcp.store import IndexStore
+
+log = logging.getLogger(__name__)
+
+# Part of every content hash: bump it when parsing or chunking changes, so the
+# next run re-embeds everything instead of keeping chunks cut the old way.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class IndexReport:
+    corpus: str
+    db: str
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    index_version: int | None = None
+    published: bool = False
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "corpus": self.corpus,
+            "db": self.db,
+            "added": len(self.added),
+            "changed": len(self.changed),
+            "removed": len(self.removed),
+            "unchanged": self.unchanged,
+            "chunks_embedded": self.chunks_embedded,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": self.warnings,
+            "index_version": self.index_version,
+            "published": self.published,
+            "rebuilt": self.rebuilt,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+class ProgressSink:
+    """What the indexer reports while it works; the CLI draws a bar from it."""
+
+    def start(self, total_chunks: int) -> None: ...
+
+    def advance(self, chunks: int) -> None: ...
+
+
+def content_hash(source: SourceFile, model: str) -> str:
+    key = f"{PIPELINE_VERSION}\0{model}\0{source.path}\0{source.content_hash}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def index_corpus(
+    root: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    progress: ProgressSink | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> IndexReport:
+    started = clock()
+    progress = progress or ProgressSink()
+    report = IndexReport(corpus=str(root), db=store.uri)
+    sources: dict[str, SourceFile] = {}
+    for item in walk_corpus(root):
+        if isinstance(item, Skipped):
+            report.skipped.append(item)
+        elif item.doc_id in sources:
+            report.skipped.append(Skipped(item.path, f"same doc id as {sources[item.doc_id].path}"))
+        else:
+            sources[item.doc_id] = item
+    if not sources:
+        raise CorpusError(f"no Markdown files (.md, .markdown) found under {root}; nothing was indexed")
+
+    with store.writer(embedder.name, embedder.dim) as writer:
+        report.rebuilt = writer.rebuild and writer.previous is not None
+        existing = writer.existing_hashes()
+        hashes = {doc_id: content_hash(src, embedder.name) for doc_id, src in sources.items()}
+        report.removed = sorted(set(existing) - set(sources))
+        for doc_id in sorted(sources):
+            if doc_id not in existing:
+                report.added.append(doc_id)
+            elif existing[doc_id] != hashes[doc_id]:
+                report.changed.append(doc_id)
+            else:
+                report.unchanged += 1
+        to_embed = report.added + report.changed
+        if not to_embed and not report.removed:
+            report.index_version = writer.previous.seq if writer.previous else None
+            report.seconds = clock() - started
+            return report
+
+        parsed = [parse_markdown(sources[d].text, d, sources[d].path) for d in to_embed]
+        for doc in parsed:
+            report.warnings.extend(f"{doc.path}: {w}" for w in doc.warnings)
+        chunks = [c for doc in parsed for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens)]
+        progress.start(len(chunks))
+        vectors = embedder.embed_documents([c.embedding_text for c in chunks], progress.advance)
+        report.chunks_embedded = len(chunks)
+
+        writer.remove_docs(report.removed + report.changed)
+        writer.add_docs([_doc_row(doc, hashes[doc.id]) for doc in parsed])
+        writer.add_chunks([_chunk_row(c, v) for c, v in zip(chunks, vectors, strict=True)])
+        publication = writer.publish()
+        report.index_version = publication.seq
+        report.published = True
+    report.seconds = clock() - started
+    return report
+
+
+def _doc_row(doc: ParsedDoc, digest: str) -> dict[str, Any]:
+    outline = [[h.level, h.text, h.anchor, h.start, h.end] for h in doc.headings]
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "path": doc.path,
+        "order": doc.order,
+        "description": doc.description,
+        "sidebar_label": doc.sidebar_label,
+        "tags": list(doc.tags),
+        "body": doc.source,
+        "content_hash": digest,
+        "outline": json.dumps(outline, ensure_ascii=False),
+    }
+
+
+def _chunk_row(chunk: Chunk, vector: Any) -> dict[str, Any]:
+    return {
+        "id": chunk.id,
+        "doc_id": chunk.doc_id,
+        "anchor": chunk.anchor,
+        "heading_path": " > ".join(chunk.heading_path),
+        "text": chunk.text,
+        "search_text": chunk.embedding_text,
+        "start": chunk.start,
+        "end": chunk.end,
+        "vector": vector,
+    }

@@ -1,0 +1,155 @@
+"""The shapes everything else passes around.
+
+Frozen dataclasses for the pure core (a parsed doc, its headings, its chunks)
+and pydantic models for what the service returns, so the MCP tools publish an
+output schema and clients get structured results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+# ---------------------------------------------------------------------------
+# The pure core: markdown.py makes these, chunking.py consumes them.
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    anchor: str
+    start: int  # character offset of the heading line in the source
+    end: int  # end of the section, subsections included
+    body_start: int  # first character after the heading line
+    body_end: int  # where the next heading of any level starts
+
+
+@dataclass(frozen=True)
+class Block:
+    """A top-level Markdown block (paragraph, list, fence, table...) as a source span."""
+
+    kind: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class ParsedDoc:
+    id: str
+    path: str
+    source: str
+    title: str
+    description: str
+    order: float | None
+    tags: tuple[str, ...]
+    sidebar_label: str
+    body_start: int  # first character after the front matter
+    headings: tuple[Heading, ...]
+    blocks: tuple[Block, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def heading_path(self, heading: Heading) -> tuple[str, ...]:
+        """Titles of the headings that enclose `heading`, outermost first, itself last."""
+        path: list[Heading] = []
+        for candidate in self.headings:
+            if candidate.start > heading.start:
+                break
+            while path and path[-1].level >= candidate.level:
+                path.pop()
+            path.append(candidate)
+        return tuple(h.text for h in path)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    doc_id: str
+    anchor: str  # "" for the text before the first heading
+    heading_path: tuple[str, ...]
+    title: str
+    text: str
+    start: int
+    end: int
+    token_count: int
+
+    @property
+    def context_prefix(self) -> str:
+        """The doc title and heading path, which the embedding and the keyword index both see."""
+        trail = " > ".join(h for h in self.heading_path if h != self.title)
+        return f"{self.title}\n{trail}" if trail else self.title
+
+    @property
+    def embedding_text(self) -> str:
+        return f"{self.context_prefix}\n\n{self.text}"
+
+
+# ---------------------------------------------------------------------------
+# What the service returns: the CLI prints these, the MCP tools return them.
+
+
+class SearchHit(BaseModel):
+    open_with: str = Field(description="The exact `id` argument for get_doc that opens this section.")
+    doc_id: str
+    section: str | None = Field(description="Section anchor, or null for the top of the page.")
+    title: str = Field(description="Title of the page.")
+    heading_path: list[str] = Field(description="Headings that lead to the matching section.")
+    snippet: str
+    score: float = Field(description="Fused relevance score; higher is better; comparable within one query.")
+
+
+class SearchResult(BaseModel):
+    query: str
+    hits: list[SearchHit]
+    index_version: int
+    note: str | None = None
+
+
+class DocPage(BaseModel):
+    id: str = Field(description="The id that was opened: a doc id, or doc id#anchor for one section.")
+    doc_id: str
+    title: str
+    source_path: str = Field(description="Path of the source file, relative to the corpus root.")
+    section_title: str | None = None
+    content: str = Field(description="Markdown text of this page of the document.")
+    start_index: int
+    end_index: int
+    total_chars: int
+    next_start_index: int | None = Field(
+        description="Pass as start_index to get_doc for the rest; null when this is the end."
+    )
+    sections: list[str] = Field(description="Section ids (doc#anchor) inside what was opened.")
+    index_version: int
+
+
+class DocEntry(BaseModel):
+    id: str
+    title: str
+    description: str = ""
+
+
+class DocFolder(BaseModel):
+    path: str = Field(description="Folder path relative to the corpus root; '' for the root.")
+    title: str
+    docs: list[DocEntry] = []
+    folders: list[DocFolder] = []
+
+
+class DocTree(BaseModel):
+    root: DocFolder
+    total_docs: int = Field(description="Docs under the requested prefix, listed or not.")
+    listed_docs: int
+    truncated: bool
+    note: str | None = None
+    index_version: int
+
+
+class IndexInfo(BaseModel):
+    index_version: int
+    published_at: str
+    model: str
+    dimension: int
+    docs: int
+    chunks: int
+    db: str

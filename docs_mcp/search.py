@@ -1,0 +1,322 @@
+"""DocsService: list_docs, get_doc and search, used by the CLI and the MCP server alike.
+
+The service holds the embedding model and one published snapshot of the index.
+It follows new publications: at most every `refresh_seconds` a request checks
+the publication log and, if a newer version was published, swaps the snapshot
+(a single reference assignment, so concurrent requests each see one complete
+version).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from docs_mcp.config import Settings
+from docs_mcp.embed import Embedder, FastEmbedder
+from docs_mcp.errors import DocsMcpError, NotFoundError
+from docs_mcp.models import DocEntry, DocFolder, DocPage, DocTree, IndexInfo, SearchHit, SearchResult
+from docs_mcp.store import IndexStore, Snapshot
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+MAX_LIMIT = 20
+DEFAULT_LIMIT = 5
+DEFAULT_MAX_CHARS = 20_000
+MIN_MAX_CHARS = 500
+MAX_MAX_CHARS = 50_000
+DEFAULT_LIST_LIMIT = 500
+MAX_LIST_LIMIT = 2000
+CANDIDATES = 50  # chunks fetched from each retriever before fusion
+RRF_K = 60
+SNIPPET_CHARS = 300
+
+
+class DocsService:
+    def __init__(
+        self,
+        store: IndexStore,
+        embedder_factory: Callable[[], Embedder],
+        model: str,
+        refresh_seconds: float = 2.0,
+    ) -> None:
+        self.store = store
+        self.model = model
+        self._embedder_factory = embedder_factory
+        self._embedder: Embedder | None = None
+        self._embedder_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._refresh_seconds = refresh_seconds
+        self._snapshot = store.open_snapshot(expected_model=model)
+        self._checked_at = time.monotonic()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DocsService:
+        return cls(
+            IndexStore(settings.db),
+            lambda: FastEmbedder(settings.model, settings.cache_dir),
+            model=settings.model,
+            refresh_seconds=settings.refresh_seconds,
+        )
+
+    # -- state ---------------------------------------------------------------
+
+    @property
+    def embedder(self) -> Embedder:
+        """Loaded on first use, so `list` and `get` never pay for the model."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = self._embedder_factory()
+        return self._embedder
+
+    def snapshot(self) -> Snapshot:
+        """The current published snapshot, refreshed if a newer one was published."""
+        if time.monotonic() - self._checked_at >= self._refresh_seconds:
+            self.refresh()
+        return self._snapshot
+
+    def refresh(self) -> bool:
+        """Switch to the newest publication, if any; True when the snapshot changed."""
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another request is already refreshing; keep serving this one
+        try:
+            self._checked_at = time.monotonic()
+            latest = self.store.latest_publication()
+            if latest is None or latest.seq == self._snapshot.version:
+                return False
+            try:
+                self._snapshot = self.store.open_snapshot(expected_model=self.model)
+            except DocsMcpError as error:
+                log.warning("keeping index version %d: %s", self._snapshot.version, error)
+                return False
+            log.info("now serving index version %d", self._snapshot.version)
+            return True
+        finally:
+            self._refresh_lock.release()
+
+    def info(self) -> IndexInfo:
+        publication = self.snapshot().publication
+        return IndexInfo(
+            index_version=publication.seq,
+            published_at=publication.published_at,
+            model=publication.model,
+            dimension=publication.dim,
+            docs=publication.docs,
+            chunks=publication.chunks,
+            db=self.store.uri,
+        )
+
+    # -- search --------------------------------------------------------------
+
+    def search(self, query: str, limit: int = DEFAULT_LIMIT, prefix: str | None = None) -> SearchResult:
+        text = " ".join(query.split())
+        if not text:
+            raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
+        text = text[:MAX_QUERY_CHARS]
+        limit = max(1, min(limit, MAX_LIMIT))
+        snapshot = self.snapshot()
+        doc_ids = _doc_ids_under(snapshot, prefix)
+        if doc_ids is not None and not doc_ids:
+            return SearchResult(
+                query=text,
+                hits=[],
+                index_version=snapshot.version,
+                note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
+            )
+        vector = self.embedder.embed_query(text)
+        vector_rows = snapshot.vector_search(vector, CANDIDATES, doc_ids)
+        keyword_rows = snapshot.keyword_search(text, CANDIDATES, doc_ids)
+        hits = fuse_by_document([vector_rows, keyword_rows], snapshot, limit)
+        return SearchResult(query=text, hits=hits, index_version=snapshot.version)
+
+    # -- get_doc -------------------------------------------------------------
+
+    def get_doc(self, id: str, start_index: int = 0, max_chars: int = DEFAULT_MAX_CHARS) -> DocPage:
+        snapshot = self.snapshot()
+        doc_id, _, anchor = id.strip().partition("#")
+        doc_id = doc_id.strip().strip("/").removesuffix(".md").removesuffix(".markdown")
+        row = snapshot.docs.get(doc_id)
+        if row is None:
+            raise _unknown_doc(id, snapshot)
+        outline = json.loads(row["outline"])
+        body = snapshot.body(doc_id)
+        section_title = None
+        section_start, section_end = 0, len(body)
+        if anchor:
+            section = next((h for h in outline if h[2] == anchor), None)
+            if section is None:
+                known = ", ".join(f"{doc_id}#{h[2]}" for h in outline[:30]) or "(this page has no sections)"
+                raise NotFoundError(
+                    f"doc {doc_id!r} has no section {anchor!r}; its sections are: {known}. "
+                    f"Call get_doc with id={doc_id!r} for the whole page",
+                    suggestions=[f"{doc_id}#{h[2]}" for h in outline],
+                )
+            section_title, section_start, section_end = section[1], section[3], section[4]
+        text = body[section_start:section_end]
+        max_chars = max(MIN_MAX_CHARS, min(max_chars, MAX_MAX_CHARS))
+        start = max(0, min(start_index, len(text)))
+        end = _page_end(text, start, max_chars)
+        sections = [f"{doc_id}#{h[2]}" for h in outline if section_start <= h[3] < section_end]
+        return DocPage(
+            id=f"{doc_id}#{anchor}" if anchor else doc_id,
+            doc_id=doc_id,
+            title=row["title"],
+            source_path=row["path"],
+            section_title=section_title,
+            content=text[start:end],
+            start_index=start,
+            end_index=end,
+            total_chars=len(text),
+            next_start_index=end if end < len(text) else None,
+            sections=sections,
+            index_version=snapshot.version,
+        )
+
+    # -- list_docs -----------------------------------------------------------
+
+    def list_docs(self, prefix: str | None = None, limit: int = DEFAULT_LIST_LIMIT) -> DocTree:
+        snapshot = self.snapshot()
+        limit = max(1, min(limit, MAX_LIST_LIMIT))
+        selected = _doc_ids_under(snapshot, prefix)
+        rows = [snapshot.docs[d] for d in (selected if selected is not None else snapshot.docs)]
+        rows.sort(key=_nav_key)
+        root = DocFolder(path="", title="Documentation")
+        folders: dict[str, DocFolder] = {"": root}
+        for row in rows[:limit]:
+            folder_path = row["id"].rpartition("/")[0]
+            _folder(folders, folder_path).docs.append(
+                DocEntry(id=row["id"], title=row["sidebar_label"] or row["title"], description=row["description"])
+            )
+        _title_folders(root, snapshot)
+        truncated = len(rows) > limit
+        note = None
+        if truncated:
+            note = f"listed {limit} of {len(rows)} docs; pass a prefix such as a folder path to see the rest"
+        elif prefix and not rows:
+            note = f"no document id starts with {prefix!r}; call list_docs without a prefix to see all"
+        return DocTree(
+            root=root,
+            total_docs=len(rows),
+            listed_docs=min(limit, len(rows)),
+            truncated=truncated,
+            note=note,
+            index_version=snapshot.version,
+        )
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
+    """Ids of docs under `prefix`, matched in Python: user text never reaches a query string."""
+    if prefix is None or not prefix.strip().strip("/"):
+        return None
+    wanted = prefix.strip().lstrip("/")
+    matches = [doc_id for doc_id in snapshot.docs if doc_id.startswith(wanted)]
+    return None if len(matches) == len(snapshot.docs) else matches
+
+
+def fuse_by_document(ranked_lists: list[list[dict[str, Any]]], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+    """Reciprocal rank fusion over chunks, then one hit per document (its best chunk)."""
+    scores: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for ranked in ranked_lists:
+        for rank, row in enumerate(ranked):
+            scores[row["id"]] = scores.get(row["id"], 0.0) + 1.0 / (RRF_K + rank + 1)
+            rows.setdefault(row["id"], row)
+    best_per_doc: dict[str, str] = {}
+    for chunk_id in sorted(scores, key=lambda c: -scores[c]):
+        best_per_doc.setdefault(rows[chunk_id]["doc_id"], chunk_id)
+    hits = []
+    for doc_id, chunk_id in list(best_per_doc.items())[:limit]:
+        row = rows[chunk_id]
+        anchor = row["anchor"] or None
+        hits.append(
+            SearchHit(
+                open_with=f"{doc_id}#{anchor}" if anchor else doc_id,
+                doc_id=doc_id,
+                section=anchor,
+                title=snapshot.docs[doc_id]["title"],
+                heading_path=[h for h in row["heading_path"].split(" > ") if h],
+                snippet=_snippet(row["text"]),
+                score=round(scores[chunk_id], 6),
+            )
+        )
+    return hits
+
+
+def _snippet(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= SNIPPET_CHARS:
+        return flat
+    cut = flat.rfind(" ", 0, SNIPPET_CHARS)
+    return flat[: cut if cut > 0 else SNIPPET_CHARS] + "…"
+
+
+def _page_end(text: str, start: int, max_chars: int) -> int:
+    """End of a page: at most max_chars on, pulled back to a line break when one is near."""
+    end = min(len(text), start + max_chars)
+    if end == len(text):
+        return end
+    newline = text.rfind("\n", start, end)
+    return newline + 1 if newline > start + max_chars // 2 else end
+
+
+def _unknown_doc(requested: str, snapshot: Snapshot) -> NotFoundError:
+    shown = requested if len(requested) <= 200 else requested[:200] + "…"
+    close = difflib.get_close_matches(requested.partition("#")[0], list(snapshot.docs), n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return NotFoundError(
+        f"unknown doc {shown!r}.{hint} Call search_docs to find pages, or list_docs to see every id.",
+        suggestions=close,
+    )
+
+
+def _nav_key(row: dict[str, Any]) -> tuple[Any, ...]:
+    folder, _, name = row["id"].rpartition("/")
+    is_index = name.lower() in ("index", "readme")
+    order = row["order"] if row["order"] is not None else float("inf")
+    return (folder.split("/") if folder else [], not is_index, order, row["title"].lower())
+
+
+def _folder(folders: dict[str, DocFolder], path: str) -> DocFolder:
+    if path in folders:
+        return folders[path]
+    parent = _folder(folders, path.rpartition("/")[0])
+    folder = DocFolder(path=path, title=path.rpartition("/")[2])
+    parent.folders.append(folder)
+    folders[path] = folder
+    return folder
+
+
+def _title_folders(folder: DocFolder, snapshot: Snapshot) -> None:
+    """A folder takes its index page's title, if it has one; folders sort by their index page's order."""
+    for child in folder.folders:
+        _title_folders(child, snapshot)
+    index_rows = {
+        child.path: next((snapshot.docs[f"{child.path}/{n}"] for n in ("index", "README") if
+                          f"{child.path}/{n}" in snapshot.docs), None)
+        for child in folder.folders
+    }
+    for child in folder.folders:
+        row = index_rows[child.path]
+        if row is not None:
+            child.title = row["title"]
+        else:
+            child.title = re.sub(r"[-_]+", " ", child.title).strip().capitalize() or child.title
+    folder.folders.sort(
+        key=lambda f: (
+            index_rows[f.path]["order"] if index_rows[f.path] and index_rows[f.path]["order"] is not None
+            else float("inf"),
+            f.title.lower(),
+        )
+    )
+

@@ -1,0 +1,365 @@
+"""The only code that talks to LanceDB.
+
+Three tables live in one database:
+
+- `docs`: one row per document (metadata, Markdown body, content hash, outline);
+- `chunks`: one row per chunk (text, keyword text, vector), with a BM25 index;
+- `publications`: an append-only log; its newest row names the versions of
+  `docs` and `chunks` that readers must use, and the model that built them.
+
+Publication rule: a writer changes the tables, folds the new rows into the
+full-text index, verifies the result, tags the versions, and only then appends
+the publication row. Lance commits are atomic, so a reader sees either the old
+publication or the new one, never a half-built index; a writer killed at any
+point leaves the previous publication serving, and the next writer restores the
+tables to it before it starts. Tags keep published versions from being cleaned
+up while a reader may still hold them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("LANCEDB_LOG", "error")  # keeps a Rust deprecation notice off stderr
+
+import lancedb
+import numpy as np
+import pyarrow as pa
+from lancedb.index import FTS
+from lancedb.query import MatchQuery
+
+from docs_mcp import __version__
+from docs_mcp.errors import IndexLockedError, IndexNotFoundError, IndexStateError, ModelMismatchError
+
+log = logging.getLogger(__name__)
+
+DOCS = "docs"
+CHUNKS = "chunks"
+PUBLICATIONS = "publications"
+KEEP_PUBLICATIONS = 3
+# A reader may hold a publication this long after a newer one appears.
+RETENTION_GRACE = timedelta(minutes=10)
+# optimize() otherwise cleans up versions older than 7 days, tagged ones included (an error).
+_NO_CLEANUP = timedelta(days=365 * 100)
+_DELETE_BATCH = 500
+
+DOC_COLUMNS = ["id", "title", "path", "order", "description", "sidebar_label", "tags", "content_hash", "outline"]
+CHUNK_COLUMNS = ["id", "doc_id", "anchor", "heading_path", "text", "start", "end"]
+
+
+def docs_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("title", pa.string()),
+            ("path", pa.string()),
+            ("order", pa.float64()),
+            ("description", pa.string()),
+            ("sidebar_label", pa.string()),
+            ("tags", pa.list_(pa.string())),
+            ("body", pa.string()),
+            ("content_hash", pa.string()),
+            ("outline", pa.string()),  # JSON: [[level, text, anchor, start, end], ...]
+        ]
+    )
+
+
+def chunks_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("doc_id", pa.string()),
+            ("anchor", pa.string()),
+            ("heading_path", pa.string()),  # " > "-joined, for display
+            ("text", pa.string()),
+            ("search_text", pa.string()),  # title + heading path + text: what BM25 sees
+            ("start", pa.int64()),
+            ("end", pa.int64()),
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
+def publications_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("seq", pa.int64()),
+            ("docs_version", pa.int64()),
+            ("chunks_version", pa.int64()),
+            ("model", pa.string()),
+            ("dim", pa.int64()),
+            ("docs", pa.int64()),
+            ("chunks", pa.int64()),
+            ("published_at", pa.string()),
+            ("tool_version", pa.string()),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class Publication:
+    seq: int
+    docs_version: int
+    chunks_version: int
+    model: str
+    dim: int
+    docs: int
+    chunks: int
+    published_at: str
+
+    @property
+    def tag(self) -> str:
+        return f"pub-{self.seq}"
+
+
+def sql_string(value: str) -> str:
+    """A SQL string literal. Only ever used on ids read back from the index itself."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _in_list(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
+
+
+class IndexStore:
+    """A LanceDB database holding one docs index."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._db = lancedb.connect(uri)
+
+    def _has(self, name: str) -> bool:
+        return name in self._db.list_tables().tables
+
+    def latest_publication(self) -> Publication | None:
+        if not self._has(PUBLICATIONS):
+            return None
+        rows = self._db.open_table(PUBLICATIONS).to_arrow().to_pylist()
+        if not rows:
+            return None
+        row = max(rows, key=lambda r: r["seq"])
+        return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
+
+    def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
+        publication = self.latest_publication()
+        if publication is None:
+            raise IndexNotFoundError(
+                f"no index found at {self.uri}; run `docs-mcp index PATH --db {self.uri}` first"
+            )
+        if expected_model is not None and publication.model != expected_model:
+            raise ModelMismatchError(
+                f"the index at {self.uri} was built with model {publication.model!r}, not {expected_model!r}; "
+                f"pass --model {publication.model} (or DOCS_MCP_MODEL), or re-index with "
+                f"`docs-mcp index PATH --model {expected_model}`"
+            )
+        docs = self._db.open_table(DOCS)
+        docs.checkout(publication.docs_version)
+        chunks = self._db.open_table(CHUNKS)
+        chunks.checkout(publication.chunks_version)
+        return Snapshot(publication, docs, chunks)
+
+    @contextlib.contextmanager
+    def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
+        with _exclusive_lock(self.uri):
+            yield IndexWriter(self, model, dim)
+
+
+class Snapshot:
+    """One published, immutable version of the index: what a reader searches."""
+
+    def __init__(self, publication: Publication, docs: Any, chunks: Any) -> None:
+        self.publication = publication
+        self._docs = docs
+        self._chunks = chunks
+        columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
+        self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
+
+    @property
+    def version(self) -> int:
+        return self.publication.seq
+
+    def body(self, doc_id: str) -> str:
+        """The Markdown of a doc whose id is known to be in this snapshot."""
+        if doc_id not in self.docs:
+            raise KeyError(doc_id)
+        rows = self._docs.search().where(f"id = {sql_string(doc_id)}").select(["body"]).limit(1).to_list()
+        return str(rows[0]["body"]) if rows else ""
+
+    def _where_docs(self, doc_ids: Sequence[str] | None) -> str | None:
+        return None if doc_ids is None else _in_list("doc_id", doc_ids)
+
+    def vector_search(self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+        query = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+        where = self._where_docs(doc_ids)
+        if where:
+            query = query.where(where, prefilter=True)
+        return list(query.select([*CHUNK_COLUMNS, "_distance"]).limit(limit).to_list())
+
+    def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+        query = self._chunks.search(MatchQuery(text, "search_text"), query_type="fts")
+        where = self._where_docs(doc_ids)
+        if where:
+            query = query.where(where, prefilter=True)
+        return list(query.select([*CHUNK_COLUMNS, "_score"]).limit(limit).to_list())
+
+
+class IndexWriter:
+    """Applies one indexing run's changes and publishes them, or leaves nothing behind."""
+
+    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
+        self._store = store
+        self._db = store._db
+        self.model = model
+        self.dim = dim
+        self.previous = store.latest_publication()
+        self.rebuild = self.previous is None or self.previous.model != model or self.previous.dim != dim
+        self._docs, self._chunks = self._prepare_tables()
+        self._fresh_chunks_table = self.rebuild
+
+    def _prepare_tables(self) -> tuple[Any, Any]:
+        if self.rebuild:
+            # Overwrite keeps the old versions (and their tags) for readers still on them.
+            docs = self._db.create_table(DOCS, schema=docs_schema(), mode="overwrite")
+            chunks = self._db.create_table(CHUNKS, schema=chunks_schema(self.dim), mode="overwrite")
+            if not self._store._has(PUBLICATIONS):
+                self._db.create_table(PUBLICATIONS, schema=publications_schema())
+            return docs, chunks
+        assert self.previous is not None
+        docs = self._db.open_table(DOCS)
+        chunks = self._db.open_table(CHUNKS)
+        # A run that died after writing left versions past the publication: discard them.
+        for table, version in ((docs, self.previous.docs_version), (chunks, self.previous.chunks_version)):
+            if table.version != version:
+                log.info("restoring %s to published version %d", table.name, version)
+                table.restore(version)
+        return docs, chunks
+
+    def existing_hashes(self) -> dict[str, str]:
+        if self.rebuild:
+            return {}
+        rows = self._docs.search().select(["id", "content_hash"]).limit(None).to_arrow().to_pylist()
+        return {row["id"]: row["content_hash"] for row in rows}
+
+    def remove_docs(self, doc_ids: Sequence[str]) -> None:
+        for begin in range(0, len(doc_ids), _DELETE_BATCH):
+            batch = doc_ids[begin : begin + _DELETE_BATCH]
+            self._docs.delete(_in_list("id", batch))
+            self._chunks.delete(_in_list("doc_id", batch))
+
+    def add_docs(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._docs.add(pa.Table.from_pylist(rows, schema=docs_schema()))
+
+    def add_chunks(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._chunks.add(pa.Table.from_pylist(rows, schema=chunks_schema(self.dim)))
+
+    def publish(self) -> Publication:
+        """Fold new rows into the indexes, verify, tag, and append the publication row."""
+        if self._fresh_chunks_table:
+            self._chunks.create_index("search_text", config=FTS(with_position=False), replace=True)
+        self._docs.optimize(cleanup_older_than=_NO_CLEANUP)
+        self._chunks.optimize(cleanup_older_than=_NO_CLEANUP)
+        doc_count, chunk_count = self._verify()
+        seq = (self.previous.seq if self.previous else 0) + 1
+        publication = Publication(
+            seq=seq,
+            docs_version=self._docs.version,
+            chunks_version=self._chunks.version,
+            model=self.model,
+            dim=self.dim,
+            docs=doc_count,
+            chunks=chunk_count,
+            published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        self._docs.tags.create(publication.tag, publication.docs_version)
+        self._chunks.tags.create(publication.tag, publication.chunks_version)
+        row = {**publication.__dict__, "tool_version": __version__}
+        self._db.open_table(PUBLICATIONS).add(pa.Table.from_pylist([row], schema=publications_schema()))
+        self._retire_old_versions(seq)
+        return publication
+
+    def _verify(self) -> tuple[int, int]:
+        """Read the new versions back the way a server will, before anyone is pointed at them."""
+        doc_count = self._docs.count_rows()
+        chunk_count = self._chunks.count_rows()
+        if doc_count == 0:
+            raise IndexStateError("refusing to publish an empty index: no documents were indexed")
+        doc_ids = self._docs.search().select(["id"]).limit(None).to_arrow().column("id").to_pylist()
+        if len(set(doc_ids)) != len(doc_ids):
+            raise IndexStateError("refusing to publish: the docs table has duplicate ids")
+        if chunk_count:
+            sample = self._chunks.search().select(["text", "vector"]).limit(1).to_list()[0]
+            words = str(sample["text"]).split()
+            self._chunks.search(MatchQuery(words[0] if words else "a", "search_text"), query_type="fts").limit(
+                1
+            ).to_list()
+            vector = np.asarray(sample["vector"], dtype=np.float32)
+            self._chunks.search(vector, vector_column_name="vector").distance_type("cosine").limit(1).to_list()
+        return doc_count, chunk_count
+
+    def _retire_old_versions(self, current_seq: int) -> None:
+        """Untag publications no reader can still hold, then clean up what predates the oldest kept tag."""
+        now = datetime.now(UTC)
+        try:
+            for table in (self._docs, self._chunks):
+                tags = table.tags.list()
+                versions = {v["version"]: v["timestamp"] for v in table.list_versions()}
+                keep: list[int] = []
+                for tag, info in tags.items():
+                    seq = int(tag.removeprefix("pub-")) if tag.startswith("pub-") else current_seq
+                    created = _utc(versions.get(info["version"], now))
+                    if current_seq - seq < KEEP_PUBLICATIONS or now - created < RETENTION_GRACE:
+                        keep.append(info["version"])
+                    else:
+                        table.tags.delete(tag)
+                oldest = min((_utc(versions[v]) for v in keep if v in versions), default=now)
+                table.optimize(cleanup_older_than=max(now - oldest + timedelta(seconds=1), RETENTION_GRACE))
+        except Exception as error:  # retention is housekeeping: never fail a published run over it
+            log.warning("could not clean up old index versions: %s", error)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.astimezone(UTC)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(uri: str) -> Iterator[None]:
+    """One indexer at a time per local index folder (object stores have no lock here)."""
+    if "://" in uri:
+        yield
+        return
+    import fcntl
+
+    folder = Path(uri)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = (folder / ".docs-mcp.lock").open("a+", encoding="utf-8")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise IndexLockedError(
+                    f"another docs-mcp index run ({holder}) holds the lock on {uri}; "
+                    "wait for it to finish, or stop it and run again"
+                ) from None
+            raise
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
