@@ -58,11 +58,18 @@ class DocsService:
         self._checked_at = time.monotonic()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> DocsService:
+    def from_settings(cls, settings: Settings, check_model: bool = True) -> DocsService:
+        """The service for `settings`; without `check_model` it adopts the index's own model
+        (enough for listing and reading, which never embed)."""
+        store = IndexStore(settings.db)
+        model = settings.model
+        if not check_model:
+            publication = store.latest_publication()
+            model = publication.model if publication else model
         return cls(
-            IndexStore(settings.db),
-            lambda: FastEmbedder(settings.model, settings.cache_dir),
-            model=settings.model,
+            store,
+            lambda: FastEmbedder(model, settings.cache_dir),
+            model=model,
             refresh_seconds=settings.refresh_seconds,
         )
 

@@ -1,0 +1,225 @@
+"""The `docs-mcp` command: parse, call the service, translate errors to exit codes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from docs_mcp import __version__
+from docs_mcp.config import Settings
+from docs_mcp.errors import ConfigError, DocsMcpError
+
+app = typer.Typer(
+    name="docs-mcp",
+    help="Index a folder of Markdown docs and serve it to AI assistants over MCP.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Index folder. [env: DOCS_MCP_DB; default: ~/.local/share/docs-mcp/index]"),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Embedding model: all-MiniLM-L6-v2-int8 (offline, default) or a fastembed catalogue name. "
+        "[env: DOCS_MCP_MODEL]",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Only docs whose id starts with this.")]
+
+
+def _errors_to_exit_codes(command: F) -> F:
+    """A DocsMcpError is a user's problem with a fix: one line on stderr, exit 1, no traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DocsMcpError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted; the previously published index is unchanged", err=True)
+            raise typer.Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings.from_env().with_overrides(**overrides)
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"docs-mcp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+    log_level: Annotated[
+        str, typer.Option("--log-level", envvar="DOCS_MCP_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = "WARNING",
+) -> None:
+    """Index a folder of Markdown docs and serve it to AI assistants over MCP."""
+    level = logging.getLevelName(log_level.upper())
+    if not isinstance(level, int):
+        typer.echo(f"error: --log-level {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR", err=True)
+        raise typer.Exit(code=2)
+    # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@_errors_to_exit_codes
+def index(
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of Markdown docs. [env: DOCS_MCP_CORPUS; default: docs-mcp's own docs]"),
+    ] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Index (or re-index) a folder of Markdown files; only changed files are embedded again."""
+    from docs_mcp.embed import FastEmbedder
+    from docs_mcp.indexer import index_corpus
+    from docs_mcp.store import IndexStore
+    from docs_mcp.terminal import IndexProgress, print_index_report
+
+    settings = _settings(corpus=path, db=db, model=model)
+    embedder = FastEmbedder(settings.model, settings.cache_dir)
+    with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
+        report = index_corpus(settings.corpus, IndexStore(settings.db), embedder, progress)
+    if json_output:
+        _print_json(report.as_dict())
+    else:
+        print_index_report(report)
+
+
+@app.command()
+@_errors_to_exit_codes
+def serve(
+    transport: Annotated[
+        str | None,
+        typer.Option("--transport", help="stdio (launched by an assistant) or http. [env: DOCS_MCP_TRANSPORT]"),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="HTTP bind address. [env: DOCS_MCP_HOST]")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port. [env: DOCS_MCP_PORT]")] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Serve the index over MCP: stdio (default) or streamable HTTP at /mcp."""
+    from docs_mcp.search import DocsService
+    from docs_mcp.server import serve_http, serve_stdio
+
+    settings = _settings(transport=transport, host=host, port=port, db=db, model=model)
+    if settings.transport not in ("stdio", "http"):
+        raise ConfigError(f"--transport {settings.transport!r} is not supported; use stdio or http")
+    service = DocsService.from_settings(settings)
+    service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
+    if settings.transport == "stdio":
+        serve_stdio(service)
+        return
+    from docs_mcp.terminal import print_serving_banner
+
+    print_serving_banner(settings, service.info())
+    serve_http(service, settings.host, settings.port)
+
+
+@app.command()
+@_errors_to_exit_codes
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=20, help="How many pages.")] = 5,
+    prefix: PrefixOption = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Search the index the same way the search_docs tool does."""
+    from docs_mcp.search import DocsService
+    from docs_mcp.terminal import print_search
+
+    result = DocsService.from_settings(_settings(db=db, model=model)).search(query, limit, prefix)
+    if json_output:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        print_search(result)
+
+
+@app.command("list")
+@_errors_to_exit_codes
+def list_(
+    prefix: PrefixOption = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=2000, help="Most docs to list.")] = 500,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Show the table of contents."""
+    from docs_mcp.render import render_tree
+    from docs_mcp.search import DocsService
+
+    settings = _settings(db=db)
+    tree = DocsService.from_settings(settings, check_model=False).list_docs(prefix, limit)
+    if json_output:
+        _print_json(tree.model_dump(mode="json"))
+    else:
+        typer.echo(render_tree(tree))
+
+
+@app.command()
+@_errors_to_exit_codes
+def get(
+    id: Annotated[str, typer.Argument(help="Doc id, or doc id#anchor for one section.")],
+    start_index: Annotated[int, typer.Option("--start-index", min=0, help="Character offset to start at.")] = 0,
+    max_chars: Annotated[
+        int, typer.Option("--max-chars", min=500, max=50_000, help="Most characters to print.")
+    ] = 20_000,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print a page or one section as Markdown (rendered on a terminal, raw when piped)."""
+    from docs_mcp.search import DocsService
+    from docs_mcp.terminal import print_page
+
+    page = DocsService.from_settings(_settings(db=db), check_model=False).get_doc(id, start_index, max_chars)
+    if json_output:
+        _print_json(page.model_dump(mode="json"))
+    else:
+        print_page(page)
+
+
+@app.command()
+@_errors_to_exit_codes
+def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOption = False) -> None:
+    """Show the published index: version, model, counts."""
+    from docs_mcp.search import DocsService
+
+    info = DocsService.from_settings(_settings(db=db, model=model)).info()
+    if json_output:
+        _print_json(info.model_dump())
+    else:
+        for key, value in info.model_dump().items():
+            typer.echo(f"{key.replace('_', ' ')}: {value}")

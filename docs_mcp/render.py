@@ -1,0 +1,58 @@
+"""Compact text renderings of service results.
+
+Assistants read the text content of a tool result; programs read the
+structured content. The text is written for a model to act on: ids first,
+then what the page or section is, then the next call to make.
+"""
+
+from __future__ import annotations
+
+from docs_mcp.models import DocFolder, DocPage, DocTree, SearchResult
+
+
+def render_search(result: SearchResult) -> str:
+    if not result.hits:
+        return result.note or f"No results for {result.query!r}. Try other words, or call list_docs."
+    lines = [f"{len(result.hits)} results for {result.query!r} (open one with get_doc(id=...)):"]
+    for number, hit in enumerate(result.hits, 1):
+        trail = " > ".join(hit.heading_path[1:] if hit.heading_path[:1] == [hit.title] else hit.heading_path)
+        where = f"{hit.title} > {trail}" if trail else hit.title
+        lines.append(f"\n{number}. id: {hit.open_with}\n   {where}\n   {hit.snippet}")
+    if result.note:
+        lines.append(f"\n{result.note}")
+    return "\n".join(lines)
+
+
+def render_page(page: DocPage) -> str:
+    # The tag keeps provenance next to the text, so documentation stays distinguishable from instructions.
+    heading = f"{page.title} > {page.section_title}" if page.section_title else page.title
+    header = (
+        f"<doc id={page.id!r} title={heading!r} source={page.source_path!r} "
+        f"chars={page.start_index}-{page.end_index} of {page.total_chars}>\n"
+    )
+    footer = "\n</doc>"
+    if page.next_start_index is not None:
+        footer += (
+            f"\nThis is part of the page. Continue with get_doc(id={page.id!r}, "
+            f"start_index={page.next_start_index})."
+        )
+    return f"{header}\n{page.content}{footer}"
+
+
+def render_tree(tree: DocTree) -> str:
+    lines: list[str] = []
+    _render_folder(tree.root, 0, lines)
+    summary = f"{tree.listed_docs} of {tree.total_docs} docs. Open one with get_doc(id=...)."
+    if tree.note:
+        summary += f" {tree.note}"
+    return "\n".join([*lines, "", summary])
+
+
+def _render_folder(folder: DocFolder, depth: int, lines: list[str]) -> None:
+    indent = "  " * depth
+    for doc in folder.docs:
+        description = f": {doc.description}" if doc.description else ""
+        lines.append(f"{indent}- {doc.title} [{doc.id}]{description}")
+    for child in folder.folders:
+        lines.append(f"{indent}{child.title}/ ({child.path})")
+        _render_folder(child, depth + 1, lines)

@@ -1,0 +1,129 @@
+"""What people at a terminal see: progress, summaries, tables. Scripts use --json instead."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from types import TracebackType
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from docs_mcp.config import Settings
+from docs_mcp.indexer import IndexReport, ProgressSink
+from docs_mcp.models import DocPage, IndexInfo, SearchResult
+from docs_mcp.render import render_page, render_search
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class IndexProgress(ProgressSink):
+    """A progress bar with ETA on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = (
+            Progress(
+                TextColumn("embedding"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("chunks"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
+            if enabled
+            else None
+        )
+        self._task: object = None
+
+    def __enter__(self) -> IndexProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def start(self, total_chunks: int) -> None:
+        if self._progress is not None:
+            self._task = self._progress.add_task("embedding", total=total_chunks)
+
+    def advance(self, chunks: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, chunks)  # type: ignore[arg-type]
+
+
+def print_index_report(report: IndexReport) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("corpus", report.corpus)
+    table.add_row("index", report.db)
+    table.add_row("docs", f"{len(report.added)} added, {len(report.changed)} changed, "
+                  f"{len(report.removed)} removed, {report.unchanged} unchanged")
+    table.add_row("chunks embedded", str(report.chunks_embedded))
+    table.add_row("skipped files", str(len(report.skipped)))
+    table.add_row("seconds", f"{report.seconds:.1f}")
+    if report.published:
+        state = f"published version {report.index_version}" + (" (rebuilt for a new model)" if report.rebuilt else "")
+    elif report.index_version is not None:
+        state = f"nothing changed; version {report.index_version} still serving"
+    else:
+        state = "nothing published"
+    table.add_row("index", state)
+    out.print(table)
+    for skipped in report.skipped:
+        err.print(f"skipped {skipped.path}: {skipped.reason}")
+    for warning in report.warnings:
+        err.print(f"warning: {warning}")
+
+
+def print_search(result: SearchResult) -> None:
+    if not out.is_terminal:
+        out.print(render_search(result), markup=False, soft_wrap=True)
+        return
+    if not result.hits:
+        out.print(result.note or f"No results for {result.query!r}.")
+        return
+    table = Table(title=f"Results for {result.query!r}", show_lines=True)
+    table.add_column("#", justify="right")
+    table.add_column("id (docs-mcp get ID)", style="cyan", overflow="fold")
+    table.add_column("title / section", style="bold")
+    table.add_column("snippet")
+    for number, hit in enumerate(result.hits, 1):
+        table.add_row(str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet)
+    out.print(table)
+
+
+def print_page(page: DocPage) -> None:
+    if out.is_terminal:
+        out.print(Markdown(page.content))
+        if page.next_start_index is not None:
+            err.print(f"(more: docs-mcp get {page.id!r} --start-index {page.next_start_index})")
+    else:
+        sys.stdout.write(render_page(page) + "\n")
+
+
+def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
+    url = f"http://{settings.host}:{settings.port}/mcp"
+    proxy = shutil.which("mcp-proxy") or "mcp-proxy"
+    snippets = {
+        "HTTP clients (Claude Code, Cursor, VS Code, Windsurf)": {"mcpServers": {"docs": {"url": url}}},
+        "stdio-only clients, through mcp-proxy": {
+            "mcpServers": {"docs": {"command": proxy, "args": ["--transport", "streamablehttp", url]}}
+        },
+    }
+    err.print(f"[bold]docs-mcp[/bold] serving index version {info.index_version} "
+              f"({info.docs} docs, {info.chunks} chunks) on [cyan]{url}[/cyan]")
+    err.print(f"health: http://{settings.host}:{settings.port}/health")
+    for title, snippet in snippets.items():
+        err.print(f"\n{title}:")
+        err.print(json.dumps(snippet, indent=2), markup=False, highlight=False)
+    err.print("\nPress Ctrl-C to stop.")
