@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from docs_mcp.models import Chunk, Heading, ParsedDoc
+from docs_mcp.models import Chunk, ParsedDoc
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -81,8 +81,7 @@ def chunk_document(doc: ParsedDoc, count_tokens: TokenCounter, max_tokens: int) 
 def _segments(doc: ParsedDoc) -> list[tuple[str, tuple[str, ...], int, int]]:
     """(anchor, heading path, start, end) of the intro and of each section's own text."""
     first_heading = doc.headings[0].start if doc.headings else len(doc.source)
-    segments = [("", (), doc.body_start, first_heading)]
-    heading: Heading
+    segments: list[tuple[str, tuple[str, ...], int, int]] = [("", (), doc.body_start, first_heading)]
     for heading in doc.headings:
         segments.append((heading.anchor, doc.heading_path(heading), heading.body_start, heading.body_end))
     return segments

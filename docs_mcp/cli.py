@@ -123,9 +123,13 @@ def index(
 def serve(
     transport: Annotated[
         str | None,
-        typer.Option("--transport", help="stdio (launched by an assistant) or http. [env: DOCS_MCP_TRANSPORT]"),
+        typer.Option(
+            "--transport", help="stdio (launched by an assistant) or http. [env: DOCS_MCP_TRANSPORT]"
+        ),
     ] = None,
-    host: Annotated[str | None, typer.Option("--host", help="HTTP bind address. [env: DOCS_MCP_HOST]")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="HTTP bind address. [env: DOCS_MCP_HOST]")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="HTTP port. [env: DOCS_MCP_PORT]")] = None,
     db: DbOption = None,
     model: ModelOption = None,
@@ -193,7 +197,9 @@ def list_(
 @_errors_to_exit_codes
 def get(
     id: Annotated[str, typer.Argument(help="Doc id, or doc id#anchor for one section.")],
-    start_index: Annotated[int, typer.Option("--start-index", min=0, help="Character offset to start at.")] = 0,
+    start_index: Annotated[
+        int, typer.Option("--start-index", min=0, help="Character offset to start at.")
+    ] = 0,
     max_chars: Annotated[
         int, typer.Option("--max-chars", min=500, max=50_000, help="Most characters to print.")
     ] = 20_000,

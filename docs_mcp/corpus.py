@@ -39,7 +39,9 @@ def doc_id_for(relative: PurePosixPath) -> str:
 
 def resolve_root(root: Path) -> Path:
     if not root.exists():
-        raise CorpusError(f"corpus folder {root} does not exist; pass the folder that holds your Markdown docs")
+        raise CorpusError(
+            f"corpus folder {root} does not exist; pass the folder that holds your Markdown docs"
+        )
     if not root.is_dir():
         raise CorpusError(f"{root} is a file, not a folder; pass the folder that holds your Markdown docs")
     return root.resolve()

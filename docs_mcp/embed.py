@@ -72,8 +72,9 @@ MINILM_INT8 = OfflineModel(
 OFFLINE_MODELS = {MINILM_INT8.name: MINILM_INT8}
 
 # Batches are small and sorted by length: padding is most of the cost, and ONNX
-# memory grows with the batch (489 MB at 8, 1.2 GB at 32 on this model).
-BATCH_SIZE = 16
+# memory grows with the batch. Measured on this model: batch 8 embeds as fast as
+# 16 with half the peak memory (520 MB against 1,031 MB).
+BATCH_SIZE = 8
 _registration_lock = threading.Lock()
 
 
@@ -109,7 +110,9 @@ def assemble_model_dir(model: OfflineModel, cache_dir: Path) -> Path:
     (size or mtime), and the directory is rebuilt then; otherwise a stamp
     file lets start-up skip hashing 23 MB.
     """
-    weights = _installed_file(model.weights_package, model.weights_file, model.weights_package.replace("_", "-"))
+    weights = _installed_file(
+        model.weights_package, model.weights_file, model.weights_package.replace("_", "-")
+    )
     tokenizer = _installed_file(model.tokenizer_package, model.tokenizer_file, model.tokenizer_package)
     stat = weights.stat()
     stamp_value = f"{weights}:{stat.st_size}:{stat.st_mtime_ns}:{model.weights_sha256}"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from docs_mcp.chunking import chunk_document
-from docs_mcp.corpus import SourceFile, Skipped, walk_corpus
+from docs_mcp.corpus import Skipped, SourceFile, walk_corpus
 from docs_mcp.embed import Embedder
 from docs_mcp.errors import CorpusError
 from docs_mcp.markdown import parse_markdown
@@ -115,7 +115,9 @@ def index_corpus(
         parsed = [parse_markdown(sources[d].text, d, sources[d].path) for d in to_embed]
         for doc in parsed:
             report.warnings.extend(f"{doc.path}: {w}" for w in doc.warnings)
-        chunks = [c for doc in parsed for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens)]
+        chunks = [
+            c for doc in parsed for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens)
+        ]
         progress.start(len(chunks))
         vectors = embedder.embed_documents([c.embedding_text for c in chunks], progress.advance)
         report.chunks_embedded = len(chunks)

@@ -27,7 +27,9 @@ _DESCRIPTION_FALLBACK_CHARS = 200
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).use(front_matter_plugin)
+    return (
+        MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).use(front_matter_plugin)
+    )
 
 
 def slugify(text: str) -> str:

@@ -200,7 +200,9 @@ class DocsService:
         for row in rows[:limit]:
             folder_path = row["id"].rpartition("/")[0]
             _folder(folders, folder_path).docs.append(
-                DocEntry(id=row["id"], title=row["sidebar_label"] or row["title"], description=row["description"])
+                DocEntry(
+                    id=row["id"], title=row["sidebar_label"] or row["title"], description=row["description"]
+                )
             )
         _title_folders(root, snapshot)
         truncated = len(rows) > limit
@@ -231,7 +233,9 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
     return None if len(matches) == len(snapshot.docs) else matches
 
 
-def fuse_by_document(ranked_lists: list[list[dict[str, Any]]], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+def fuse_by_document(
+    ranked_lists: list[list[dict[str, Any]]], snapshot: Snapshot, limit: int
+) -> list[SearchHit]:
     """Reciprocal rank fusion over chunks, then one hit per document (its best chunk)."""
     scores: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}
@@ -305,25 +309,21 @@ def _folder(folders: dict[str, DocFolder], path: str) -> DocFolder:
 
 
 def _title_folders(folder: DocFolder, snapshot: Snapshot) -> None:
-    """A folder takes its index page's title, if it has one; folders sort by their index page's order."""
+    """A folder takes its index page's title and order, if it has one; otherwise its name."""
+    orders: dict[str, float] = {}
     for child in folder.folders:
         _title_folders(child, snapshot)
-    index_rows = {
-        child.path: next((snapshot.docs[f"{child.path}/{n}"] for n in ("index", "README") if
-                          f"{child.path}/{n}" in snapshot.docs), None)
-        for child in folder.folders
-    }
-    for child in folder.folders:
-        row = index_rows[child.path]
-        if row is not None:
-            child.title = row["title"]
+        index_row = next(
+            (
+                snapshot.docs[f"{child.path}/{name}"]
+                for name in ("index", "README")
+                if f"{child.path}/{name}" in snapshot.docs
+            ),
+            None,
+        )
+        if index_row is not None:
+            child.title = index_row["title"]
+            orders[child.path] = index_row["order"] if index_row["order"] is not None else float("inf")
         else:
             child.title = re.sub(r"[-_]+", " ", child.title).strip().capitalize() or child.title
-    folder.folders.sort(
-        key=lambda f: (
-            index_rows[f.path]["order"] if index_rows[f.path] and index_rows[f.path]["order"] is not None
-            else float("inf"),
-            f.title.lower(),
-        )
-    )
-
+    folder.folders.sort(key=lambda f: (orders.get(f.path, float("inf")), f.title.lower()))

@@ -53,7 +53,17 @@ RETENTION_GRACE = timedelta(minutes=10)
 _NO_CLEANUP = timedelta(days=365 * 100)
 _DELETE_BATCH = 500
 
-DOC_COLUMNS = ["id", "title", "path", "order", "description", "sidebar_label", "tags", "content_hash", "outline"]
+DOC_COLUMNS = [
+    "id",
+    "title",
+    "path",
+    "order",
+    "description",
+    "sidebar_label",
+    "tags",
+    "content_hash",
+    "outline",
+]
 CHUNK_COLUMNS = ["id", "doc_id", "anchor", "heading_path", "text", "start", "end"]
 
 
@@ -127,6 +137,11 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _match(text: str) -> MatchQuery:
+    """A BM25 match on the keyword column; the text is a value, never parsed as query syntax."""
+    return MatchQuery(text, "search_text")  # type: ignore[call-arg]  # pydantic kw-only defaults
+
+
 def _in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
@@ -158,7 +173,8 @@ class IndexStore:
             )
         if expected_model is not None and publication.model != expected_model:
             raise ModelMismatchError(
-                f"the index at {self.uri} was built with model {publication.model!r}, not {expected_model!r}; "
+                f"the index at {self.uri} was built with model {publication.model!r}, "
+                f"not {expected_model!r}; "
                 f"pass --model {publication.model} (or DOCS_MCP_MODEL), or re-index with "
                 f"`docs-mcp index PATH --model {expected_model}`"
             )
@@ -198,7 +214,9 @@ class Snapshot:
     def _where_docs(self, doc_ids: Sequence[str] | None) -> str | None:
         return None if doc_ids is None else _in_list("doc_id", doc_ids)
 
-    def vector_search(self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+    def vector_search(
+        self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None
+    ) -> list[dict]:
         query = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
         where = self._where_docs(doc_ids)
         if where:
@@ -206,7 +224,7 @@ class Snapshot:
         return list(query.select([*CHUNK_COLUMNS, "_distance"]).limit(limit).to_list())
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
-        query = self._chunks.search(MatchQuery(text, "search_text"), query_type="fts")
+        query = self._chunks.search(_match(text), query_type="fts")
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
@@ -301,11 +319,13 @@ class IndexWriter:
         if chunk_count:
             sample = self._chunks.search().select(["text", "vector"]).limit(1).to_list()[0]
             words = str(sample["text"]).split()
-            self._chunks.search(MatchQuery(words[0] if words else "a", "search_text"), query_type="fts").limit(
-                1
-            ).to_list()
+            # Raises if the keyword index is missing ("Cannot perform full text search unless an
+            # INVERTED index has been created"): exactly what a reader must never meet.
+            self._chunks.search(_match(words[0] if words else "a"), query_type="fts").limit(1).to_list()
             vector = np.asarray(sample["vector"], dtype=np.float32)
-            self._chunks.search(vector, vector_column_name="vector").distance_type("cosine").limit(1).to_list()
+            nearest = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+            if not nearest.limit(1).to_list():
+                raise IndexStateError("refusing to publish: a vector search found nothing")
         return doc_count, chunk_count
 
     def _retire_old_versions(self, current_seq: int) -> None:

@@ -66,13 +66,18 @@ def print_index_report(report: IndexReport) -> None:
     table.add_column()
     table.add_row("corpus", report.corpus)
     table.add_row("index", report.db)
-    table.add_row("docs", f"{len(report.added)} added, {len(report.changed)} changed, "
-                  f"{len(report.removed)} removed, {report.unchanged} unchanged")
+    table.add_row(
+        "docs",
+        f"{len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {report.unchanged} unchanged",
+    )
     table.add_row("chunks embedded", str(report.chunks_embedded))
     table.add_row("skipped files", str(len(report.skipped)))
     table.add_row("seconds", f"{report.seconds:.1f}")
     if report.published:
-        state = f"published version {report.index_version}" + (" (rebuilt for a new model)" if report.rebuilt else "")
+        state = f"published version {report.index_version}" + (
+            " (rebuilt for a new model)" if report.rebuilt else ""
+        )
     elif report.index_version is not None:
         state = f"nothing changed; version {report.index_version} still serving"
     else:
@@ -120,8 +125,10 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
             "mcpServers": {"docs": {"command": proxy, "args": ["--transport", "streamablehttp", url]}}
         },
     }
-    err.print(f"[bold]docs-mcp[/bold] serving index version {info.index_version} "
-              f"({info.docs} docs, {info.chunks} chunks) on [cyan]{url}[/cyan]")
+    err.print(
+        f"[bold]docs-mcp[/bold] serving index version {info.index_version} "
+        f"({info.docs} docs, {info.chunks} chunks) on [cyan]{url}[/cyan]"
+    )
     err.print(f"health: http://{settings.host}:{settings.port}/health")
     for title, snippet in snippets.items():
         err.print(f"\n{title}:")

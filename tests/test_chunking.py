@@ -85,7 +85,9 @@ def test_chunk_ids_are_unique_and_stable():
 @pytest.mark.slow
 def test_every_real_chunk_fits_the_model_window_with_its_prefix(embedder):
     """Counted with the model's own tokenizer, special tokens included: nothing is silently truncated."""
-    prose = " ".join(f"The scheduler's retry policy number {i} applies exponential backoff." for i in range(200))
+    prose = " ".join(
+        f"The scheduler's retry policy number {i} applies exponential backoff." for i in range(200)
+    )
     code = "\n".join(f"result_{i} = client.submit(job_{i}, retries={i % 5})" for i in range(300))
     source = f"# A long title for this page\n\n## Section\n\n{prose}\n\n```python\n{code}\n```\n"
     chunks = chunk_document(parse_markdown(source, "d", "d.md"), embedder.count_tokens, embedder.max_tokens)
@@ -96,7 +98,9 @@ def test_every_real_chunk_fits_the_model_window_with_its_prefix(embedder):
 
 markdown_text = st.lists(
     st.one_of(
-        st.sampled_from(["# H1", "## H2", "### H3", "```", "```py", "- item", "> quote", "| a | b |", "---", ""]),
+        st.sampled_from(
+            ["# H1", "## H2", "### H3", "```", "```py", "- item", "> quote", "| a | b |", "---", ""]
+        ),
         st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=80),
     ),
     max_size=40,

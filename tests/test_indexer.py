@@ -39,7 +39,9 @@ def test_a_changed_file_is_the_only_one_re_embedded(corpus, tmp_path, fake_embed
     db = str(tmp_path / "db")
     index_corpus(corpus, IndexStore(db), fake_embedder)
     page = corpus / "guides" / "retries.md"
-    page.write_text(page.read_text(encoding="utf-8") + "\n## Jitter\n\nAdd random jitter.\n", encoding="utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\n## Jitter\n\nAdd random jitter.\n", encoding="utf-8"
+    )
     fake_embedder.documents_embedded = 0
     report = index_corpus(corpus, IndexStore(db), fake_embedder)
     assert report.changed == ["guides/retries"] and report.index_version == 2
@@ -109,7 +111,10 @@ def test_an_empty_store_says_how_to_build_an_index(tmp_path, fake_embedder):
 
 def test_a_second_indexer_is_refused_while_one_holds_the_lock(corpus, tmp_path, fake_embedder):
     store = IndexStore(str(tmp_path / "db"))
-    with store.writer(fake_embedder.name, fake_embedder.dim), pytest.raises(IndexLockedError, match="holds the lock"):
+    with (
+        store.writer(fake_embedder.name, fake_embedder.dim),
+        pytest.raises(IndexLockedError, match="holds the lock"),
+    ):
         index_corpus(corpus, IndexStore(str(tmp_path / "db")), fake_embedder)
 
 
@@ -143,7 +148,9 @@ def test_an_index_run_killed_mid_write_leaves_the_previous_version_serving_and_t
     db = str(tmp_path / "db")
     index_corpus(corpus, IndexStore(db), embedder)
     page = corpus / "guides" / "installation.md"
-    page.write_text(page.read_text(encoding="utf-8").replace("skyline-queue", "skyline-queue[redis]"), "utf-8")
+    page.write_text(
+        page.read_text(encoding="utf-8").replace("skyline-queue", "skyline-queue[redis]"), "utf-8"
+    )
     (corpus / "concepts" / "brokers.md").unlink()
 
     killed = subprocess.run(
@@ -194,5 +201,10 @@ def test_old_versions_stay_readable_for_a_reader_that_still_holds_them(corpus, t
 def test_index_files_are_confined_to_the_index_folder(corpus, tmp_path, fake_embedder):
     db = tmp_path / "db"
     index_corpus(corpus, IndexStore(str(db)), fake_embedder)
-    assert sorted(p.name for p in db.iterdir()) == [".docs-mcp.lock", "chunks.lance", "docs.lance", "publications.lance"]
+    assert sorted(p.name for p in db.iterdir()) == [
+        ".docs-mcp.lock",
+        "chunks.lance",
+        "docs.lance",
+        "publications.lance",
+    ]
     assert not list(Path(corpus).rglob("*.lance"))

@@ -60,7 +60,10 @@ def test_fenced_code_is_one_block_kept_intact():
     doc = parse_markdown(PAGE, "d", "d.md")
     fences = [b for b in doc.blocks if b.kind == "fence"]
     assert len(fences) == 1
-    assert PAGE[fences[0].start : fences[0].end] == "```bash\n# not a heading: inside a fence\npip install thing\n```\n"
+    assert (
+        PAGE[fences[0].start : fences[0].end]
+        == "```bash\n# not a heading: inside a fence\npip install thing\n```\n"
+    )
 
 
 def test_heading_path_lists_the_enclosing_headings():

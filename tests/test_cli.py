@@ -1,0 +1,101 @@
+"""The `docs-mcp` command, through typer's runner (and once as a real process)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from docs_mcp import __version__
+from docs_mcp.cli import app
+
+runner = CliRunner()
+COMMANDS = ["index", "serve", "search", "list", "get", "status"]
+
+
+def run(*args, **env):
+    return runner.invoke(app, list(args), env=env or None)
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_version():
+    assert run("--version").output.strip() == f"docs-mcp {__version__}"
+
+
+def test_index_then_search_list_get_and_status(corpus, tmp_path):
+    db = str(tmp_path / "db")
+    indexed = run("index", str(corpus), "--db", db)
+    assert indexed.exit_code == 0, indexed.output
+    assert "9 added" in indexed.output and "published version 1" in indexed.output
+
+    found = run("search", "install with pip", "--db", db, "--json")
+    assert json.loads(found.output)["hits"][0]["doc_id"] == "guides/installation"
+    assert "id: guides/installation" in run("search", "install with pip", "--db", db).output
+
+    listed = run("list", "--db", db)
+    assert "- Installation [guides/installation]" in listed.output
+
+    page = run("get", "guides/installation#install-with-pip", "--db", db)
+    assert "pip install skyline-queue" in page.output and page.output.startswith("<doc id=")
+
+    status = json.loads(run("status", "--db", db, "--json").output)
+    assert (status["docs"], status["index_version"], status["model"]) == (9, 1, "all-MiniLM-L6-v2-int8")
+
+
+def test_options_come_from_environment_variables(corpus, tmp_path):
+    db = str(tmp_path / "env-db")
+    assert run("index", DOCS_MCP_CORPUS=str(corpus), DOCS_MCP_DB=db).exit_code == 0
+    assert json.loads(run("status", "--json", DOCS_MCP_DB=db).output)["db"] == db
+
+
+def test_a_flag_wins_over_the_environment(corpus, tmp_path):
+    flag_db = str(tmp_path / "flag-db")
+    assert run("index", str(corpus), "--db", flag_db, DOCS_MCP_DB=str(tmp_path / "env-db")).exit_code == 0
+    assert (Path(flag_db) / "docs.lance").is_dir() and not (tmp_path / "env-db").exists()
+
+
+def test_the_default_index_lives_under_xdg_data_home(corpus, tmp_path):
+    assert run("index", str(corpus)).exit_code == 0
+    assert (tmp_path / "xdg-data" / "docs-mcp" / "index" / "docs.lance").is_dir()
+
+
+def test_index_json_reports_what_it_did(corpus, tmp_path):
+    db = str(tmp_path / "db")
+    run("index", str(corpus), "--db", db)
+    again = json.loads(run("index", str(corpus), "--db", db, "--json").output)
+    assert (again["chunks_embedded"], again["unchanged"], again["published"]) == (0, 9, False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["index", "/no/such/folder"], "does not exist"),
+        (["search", "anything"], "no index found"),
+        (["serve", "--transport", "carrier-pigeon"], "not supported; use stdio or http"),
+        (["--log-level", "LOUD", "status"], "is not one of"),
+    ],
+)
+def test_user_mistakes_get_one_line_and_no_traceback(args, message):
+    result = run(*args)
+    assert result.exit_code in (1, 2)
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_doc_exits_1_with_a_hint(corpus, tmp_path):
+    db = str(tmp_path / "db")
+    run("index", str(corpus), "--db", db)
+    result = run("get", "guides/instal", "--db", db)
+    assert result.exit_code == 1 and "did you mean" in result.output.lower()
+
+
+def test_the_module_runs_as_python_dash_m(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "docs_mcp", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == f"docs-mcp {__version__}"
