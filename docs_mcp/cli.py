@@ -229,3 +229,51 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
     else:
         for key, value in info.model_dump().items():
             typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@app.command("eval")
+@_errors_to_exit_codes
+def eval_(
+    labels: Annotated[
+        Path, typer.Argument(help="JSONL: one {'query': ..., 'relevant': [path, ...]} per line.")
+    ],
+    corpus: Annotated[Path, typer.Option("--corpus", help="The corpus the label paths are relative to.")],
+    db: DbOption = None,
+    model: ModelOption = None,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid, vector, fts, or all side by side.")] = "all",
+    group_by: Annotated[
+        str | None, typer.Option("--group-by", help="Also report per value of this label field.")
+    ] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the metrics as JSON here.")] = None,
+    per_query: Annotated[
+        Path | None, typer.Option("--per-query", help="Write each query's ranking here (JSONL).")
+    ] = None,
+) -> None:
+    """Measure retrieval on labelled questions (hit@k, MRR@10, nDCG@10 with 95% intervals).
+
+    The corpus is indexed first if the index is missing or stale, then every query runs
+    through the same search as the search_docs tool."""
+    from docs_mcp.embed import FastEmbedder
+    from docs_mcp.evaluation import evaluate, load_labels, parse_modes, write_per_query
+    from docs_mcp.indexer import index_corpus
+    from docs_mcp.search import DocsService
+    from docs_mcp.store import IndexStore
+    from docs_mcp.terminal import print_eval_report
+
+    settings = _settings(corpus=corpus, db=db, model=model)
+    modes = parse_modes(mode)
+    label_set = load_labels(labels, group_by)
+    embedder = FastEmbedder(settings.model, settings.cache_dir)
+    store = IndexStore(settings.db)
+    report = index_corpus(settings.corpus, store, embedder)
+    if report.published:
+        typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)
+    service = DocsService(store, lambda: embedder, model=settings.model)
+    metrics, outcomes = evaluate(service, label_set, modes)
+    metrics["labels"] = str(labels)
+    metrics["index_version"] = service.info().index_version
+    print_eval_report(metrics)
+    if json_file is not None:
+        json_file.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    if per_query is not None:
+        write_per_query(per_query, outcomes)

@@ -92,6 +92,7 @@ class Chunk:
 class SearchHit(BaseModel):
     open_with: str = Field(description="The exact `id` argument for get_doc that opens this section.")
     doc_id: str
+    source_path: str = Field(description="Path of the source file, relative to the corpus root.")
     section: str | None = Field(description="Section anchor, or null for the top of the page.")
     title: str = Field(description="Title of the page.")
     heading_path: list[str] = Field(description="Headings that lead to the matching section.")

@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from docs_mcp.config import Settings
 from docs_mcp.embed import Embedder, FastEmbedder
@@ -36,6 +36,8 @@ DEFAULT_LIST_LIMIT = 500
 MAX_LIST_LIMIT = 2000
 CANDIDATES = 50  # chunks fetched from each retriever before fusion
 RRF_K = 60
+SearchMode = Literal["hybrid", "vector", "fts"]
+SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "vector", "fts")
 SNIPPET_CHARS = 300
 
 
@@ -123,7 +125,10 @@ class DocsService:
 
     # -- search --------------------------------------------------------------
 
-    def search(self, query: str, limit: int = DEFAULT_LIMIT, prefix: str | None = None) -> SearchResult:
+    def search(
+        self, query: str, limit: int = DEFAULT_LIMIT, prefix: str | None = None, mode: SearchMode = "hybrid"
+    ) -> SearchResult:
+        """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines."""
         text = " ".join(query.split())
         if not text:
             raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
@@ -138,10 +143,13 @@ class DocsService:
                 index_version=snapshot.version,
                 note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
             )
-        vector = self.embedder.embed_query(text)
-        vector_rows = snapshot.vector_search(vector, CANDIDATES, doc_ids)
-        keyword_rows = snapshot.keyword_search(text, CANDIDATES, doc_ids)
-        hits = fuse_by_document([vector_rows, keyword_rows], snapshot, limit)
+        ranked_lists = []
+        if mode in ("hybrid", "vector"):
+            vector = self.embedder.embed_query(text)
+            ranked_lists.append(snapshot.vector_search(vector, CANDIDATES, doc_ids))
+        if mode in ("hybrid", "fts"):
+            ranked_lists.append(snapshot.keyword_search(text, CANDIDATES, doc_ids))
+        hits = fuse_by_document(ranked_lists, snapshot, limit)
         return SearchResult(query=text, hits=hits, index_version=snapshot.version)
 
     # -- get_doc -------------------------------------------------------------
@@ -254,6 +262,7 @@ def fuse_by_document(
             SearchHit(
                 open_with=f"{doc_id}#{anchor}" if anchor else doc_id,
                 doc_id=doc_id,
+                source_path=snapshot.docs[doc_id]["path"],
                 section=anchor,
                 title=snapshot.docs[doc_id]["title"],
                 heading_path=[h for h in row["heading_path"].split(" > ") if h],

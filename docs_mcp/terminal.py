@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -119,10 +120,16 @@ def print_page(page: DocPage) -> None:
 def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
     url = f"http://{settings.host}:{settings.port}/mcp"
     proxy = shutil.which("mcp-proxy") or "mcp-proxy"
+    # At its default INFO level mcp-proxy logs every request's headers, auth headers included.
     snippets = {
         "HTTP clients (Claude Code, Cursor, VS Code, Windsurf)": {"mcpServers": {"docs": {"url": url}}},
         "stdio-only clients, through mcp-proxy": {
-            "mcpServers": {"docs": {"command": proxy, "args": ["--transport", "streamablehttp", url]}}
+            "mcpServers": {
+                "docs": {
+                    "command": proxy,
+                    "args": ["--log-level", "WARNING", "--transport", "streamablehttp", url],
+                }
+            }
         },
     }
     err.print(
@@ -134,3 +141,29 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
         err.print(f"\n{title}:")
         err.print(json.dumps(snippet, indent=2), markup=False, highlight=False)
     err.print("\nPress Ctrl-C to stop.")
+
+
+def print_eval_report(metrics: dict[str, Any]) -> None:
+    table = Table(title=f"Retrieval on {metrics['labels']} (95% bootstrap intervals)")
+    table.add_column("mode")
+    for name in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"):
+        table.add_column(name, justify="right")
+    table.add_column("p50 ms", justify="right")
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for mode, entry in metrics["modes"].items():
+        rows.append((mode, entry))
+        rows.extend((f"  {mode} {group}", sub) for group, sub in entry.get("groups", {}).items())
+    for label, entry in rows:
+        cells = [
+            f"{entry[m]['mean']:.3f} [{entry[m]['ci95'][0]:.2f}, {entry[m]['ci95'][1]:.2f}]"
+            for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+        ]
+        table.add_row(f"{label} (n={entry['queries']})", *cells, str(entry["latency_ms_p50"]))
+    out.print(table)
+    for baseline, differences in metrics.get("hybrid_vs_baselines", {}).items():
+        parts = [
+            f"{m} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+            + ("" if d["excludes_zero"] else " (n.s.)")
+            for m, d in differences.items()
+        ]
+        out.print(f"hybrid - {baseline}: " + ", ".join(parts))

@@ -12,7 +12,7 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "list", "get", "status"]
+COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval"]
 
 
 def run(*args, **env):
@@ -99,3 +99,46 @@ def test_an_unknown_doc_exits_1_with_a_hint(corpus, tmp_path):
 def test_the_module_runs_as_python_dash_m(tmp_path):
     result = subprocess.run([sys.executable, "-m", "docs_mcp", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == f"docs-mcp {__version__}"
+
+
+def test_eval_indexes_the_corpus_then_reports_every_mode_with_intervals(corpus, tmp_path):
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(
+        "\n".join(
+            json.dumps(record)
+            for record in [
+                {"query": "install with pip", "relevant": ["guides/installation.md"], "kind": "setup"},
+                {
+                    "query": "dead letter queue after failed attempts",
+                    "relevant": ["guides/retries.md"],
+                    "kind": "ops",
+                },
+                {"query": "SKYLINE_BROKER_URL", "relevant": ["reference/configuration.md"], "kind": "ops"},
+            ]
+        ),
+        encoding="utf-8",
+    )
+    metrics_file, per_query = tmp_path / "metrics.json", tmp_path / "per-query.jsonl"
+    db = str(tmp_path / "db")
+    result = run(
+        "eval",
+        str(labels),
+        "--corpus",
+        str(corpus),
+        "--db",
+        db,
+        "--group-by",
+        "kind",
+        "--json",
+        str(metrics_file),
+        "--per-query",
+        str(per_query),
+    )
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    assert set(metrics["modes"]) == {"hybrid", "vector", "fts"}
+    assert metrics["modes"]["hybrid"]["hit@5"]["mean"] == 1.0
+    assert set(metrics["modes"]["hybrid"]["groups"]) == {"kind=setup", "kind=ops"}
+    assert "hybrid_vs_baselines" in metrics
+    rows = [json.loads(line) for line in per_query.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 9 and rows[0]["ranked"][0] == "guides/installation.md" and rows[0]["rank"] == 1
