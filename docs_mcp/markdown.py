@@ -185,3 +185,57 @@ def line_of(source: str, offset: int) -> int:
     """1-based line number of a character offset (for messages)."""
     starts = [0] + [m.end() for m in re.finditer("\n", source)]
     return bisect_right(starts, offset)
+
+
+# -- plain text for the index -------------------------------------------------
+# What the embedder and the keyword index see: the words of the prose without
+# Markdown's machinery. URLs cost the model's 256-token window and match
+# nothing a person types; `[c]reate` would otherwise split into "c" and "reate".
+# Code (fences and inline spans) is left exactly as written.
+
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
+_REFERENCE_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<(?:https?|ftp|mailto):[^>\s]*>")
+_BARE_URL = re.compile(r"\bhttps?://[^\s)>\]]+")
+_HTML_TAGS = (
+    "a|abbr|b|br|center|code|dd|details|div|dl|dt|em|figure|figcaption|font|h[1-6]|hr|i|iframe|img|kbd|li|"
+    "ol|p|pre|s|small|source|span|strong|sub|summary|sup|table|tbody|td|tfoot|th|thead|tr|u|ul|video"
+)
+_HTML_TAG = re.compile(rf"</?(?:{_HTML_TAGS})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_EMPHASIS = re.compile(r"(\*{1,3})(?=\S)(.+?)(?<=\S)\1")  # not "_": __init__ is a name, not bold
+_IN_WORD_BRACKETS = re.compile(r"(?<=[A-Za-z])\[([A-Za-z]{1,3})\]|\[([A-Za-z]{1,3})\](?=[A-Za-z])")
+_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def plain_prose(markdown: str) -> str:
+    """Markdown prose as plain words; inline code spans are kept verbatim (without backticks)."""
+    parts = []
+    cursor = 0
+    for match in _INLINE_CODE.finditer(markdown):
+        parts.append(_plain_words(markdown[cursor : match.start()]))
+        parts.append(_PLACEHOLDER.sub(r"\1", match.group(2)))
+        cursor = match.end()
+    parts.append(_plain_words(markdown[cursor:]))
+    return _SPACES.sub(" ", "".join(parts)).strip()
+
+
+def _plain_words(text: str) -> str:
+    text = _HTML_COMMENT.sub(" ", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REFERENCE_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(" ", text)
+    text = _BARE_URL.sub(" ", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _EMPHASIS.sub(r"\2", text)
+    text = _IN_WORD_BRACKETS.sub(lambda m: m.group(1) or m.group(2), text)
+    return _PLACEHOLDER.sub(r"\1", text)
+
+
+def plain_block(kind: str, markdown: str) -> str:
+    """A block's indexable text: code as written, everything else as plain prose."""
+    if kind in ("fence", "code_block"):
+        return markdown.strip()
+    return plain_prose(markdown)

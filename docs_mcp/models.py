@@ -69,10 +69,11 @@ class Chunk:
     anchor: str  # "" for the text before the first heading
     heading_path: tuple[str, ...]
     title: str
-    text: str
+    text: str  # the Markdown source of the chunk, exactly
     start: int
     end: int
     token_count: int
+    plain: str = ""  # what is indexed: prose as plain words, code as written
 
     @property
     def context_prefix(self) -> str:
@@ -82,7 +83,7 @@ class Chunk:
 
     @property
     def embedding_text(self) -> str:
-        return f"{self.context_prefix}\n\n{self.text}"
+        return f"{self.context_prefix}\n\n{self.plain or self.text}"
 
 
 # ---------------------------------------------------------------------------

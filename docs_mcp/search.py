@@ -22,6 +22,7 @@ from docs_mcp.config import Settings
 from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, NotFoundError
 from docs_mcp.models import DocEntry, DocFolder, DocPage, DocTree, IndexInfo, SearchHit, SearchResult
+from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
 from docs_mcp.store import IndexStore, Snapshot
 
 log = logging.getLogger(__name__)
@@ -34,9 +35,9 @@ MIN_MAX_CHARS = 500
 MAX_MAX_CHARS = 50_000
 DEFAULT_LIST_LIMIT = 500
 MAX_LIST_LIMIT = 2000
-CANDIDATES = 50  # chunks fetched from each retriever before fusion
-RRF_K = 60
 SearchMode = Literal["hybrid", "vector", "fts"]
+# A single retriever, ranked as it comes: the baselines hybrid is measured against.
+PLAIN_RANKING = RankingConfig(reference_prior=1.0)
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "vector", "fts")
 SNIPPET_CHARS = 300
 
@@ -48,8 +49,10 @@ class DocsService:
         embedder_factory: Callable[[], Embedder],
         model: str,
         refresh_seconds: float = 2.0,
+        ranking: RankingConfig | None = None,
     ) -> None:
         self.store = store
+        self.ranking = ranking or RankingConfig()
         self.model = model
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
@@ -143,13 +146,21 @@ class DocsService:
                 index_version=snapshot.version,
                 note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
             )
-        ranked_lists = []
+        lists = []
         if mode in ("hybrid", "vector"):
             vector = self.embedder.embed_query(text)
-            ranked_lists.append(snapshot.vector_search(vector, CANDIDATES, doc_ids))
+            lists.append(
+                RankedList("vector", snapshot.vector_search(vector, self.ranking.candidates, doc_ids))
+            )
         if mode in ("hybrid", "fts"):
-            ranked_lists.append(snapshot.keyword_search(text, CANDIDATES, doc_ids))
-        hits = fuse_by_document(ranked_lists, snapshot, limit)
+            lists.append(
+                RankedList("keyword", snapshot.keyword_search(text, self.ranking.candidates, doc_ids))
+            )
+        if mode == "hybrid":
+            lists.append(RankedList("title", snapshot.title_search(text, self.ranking.candidates, doc_ids)))
+        titles = {doc_id: meta["title"] for doc_id, meta in snapshot.docs.items()}
+        config = self.ranking if mode == "hybrid" else PLAIN_RANKING
+        hits = build_hits(rank_documents(text, lists, titles, config), snapshot, limit)
         return SearchResult(query=text, hits=hits, index_version=snapshot.version)
 
     # -- get_doc -------------------------------------------------------------
@@ -241,33 +252,25 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
     return None if len(matches) == len(snapshot.docs) else matches
 
 
-def fuse_by_document(
-    ranked_lists: list[list[dict[str, Any]]], snapshot: Snapshot, limit: int
-) -> list[SearchHit]:
-    """Reciprocal rank fusion over chunks, then one hit per document (its best chunk)."""
-    scores: dict[str, float] = {}
-    rows: dict[str, dict[str, Any]] = {}
-    for ranked in ranked_lists:
-        for rank, row in enumerate(ranked):
-            scores[row["id"]] = scores.get(row["id"], 0.0) + 1.0 / (RRF_K + rank + 1)
-            rows.setdefault(row["id"], row)
-    best_per_doc: dict[str, str] = {}
-    for chunk_id in sorted(scores, key=lambda c: -scores[c]):
-        best_per_doc.setdefault(rows[chunk_id]["doc_id"], chunk_id)
+def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
     hits = []
-    for doc_id, chunk_id in list(best_per_doc.items())[:limit]:
-        row = rows[chunk_id]
-        anchor = row["anchor"] or None
+    for doc in ranked[:limit]:
+        meta = snapshot.docs[doc.doc_id]
+        chunk = doc.best_chunk
+        anchor = (chunk["anchor"] or None) if chunk is not None else None
+        heading_path = [h for h in chunk["heading_path"].split(" > ") if h] if chunk is not None else []
         hits.append(
             SearchHit(
-                open_with=f"{doc_id}#{anchor}" if anchor else doc_id,
-                doc_id=doc_id,
-                source_path=snapshot.docs[doc_id]["path"],
+                open_with=f"{doc.doc_id}#{anchor}" if anchor else doc.doc_id,
+                doc_id=doc.doc_id,
+                source_path=meta["path"],
                 section=anchor,
-                title=snapshot.docs[doc_id]["title"],
-                heading_path=[h for h in row["heading_path"].split(" > ") if h],
-                snippet=_snippet(row["text"]),
-                score=round(scores[chunk_id], 6),
+                title=meta["title"],
+                heading_path=heading_path or [meta["title"]],
+                snippet=_snippet(
+                    chunk["text"] if chunk is not None else meta["description"] or meta["title"]
+                ),
+                score=round(doc.score, 6),
             )
         )
     return hits

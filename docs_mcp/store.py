@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 DOCS = "docs"
 CHUNKS = "chunks"
 PUBLICATIONS = "publications"
+# Bumped when the tables' layout changes; an index of another format is rebuilt, never misread.
+INDEX_FORMAT = 2
 KEEP_PUBLICATIONS = 3
 # A reader may hold a publication this long after a newer one appears.
 RETENTION_GRACE = timedelta(minutes=10)
@@ -78,6 +80,7 @@ def docs_schema() -> pa.Schema:
             ("sidebar_label", pa.string()),
             ("tags", pa.list_(pa.string())),
             ("body", pa.string()),
+            ("title_text", pa.string()),  # title, description, headings, path words: what title search sees
             ("content_hash", pa.string()),
             ("outline", pa.string()),  # JSON: [[level, text, anchor, start, end], ...]
         ]
@@ -112,6 +115,7 @@ def publications_schema() -> pa.Schema:
             ("chunks", pa.int64()),
             ("published_at", pa.string()),
             ("tool_version", pa.string()),
+            ("format", pa.int64()),
         ]
     )
 
@@ -126,6 +130,7 @@ class Publication:
     docs: int
     chunks: int
     published_at: str
+    format: int = INDEX_FORMAT
 
     @property
     def tag(self) -> str:
@@ -137,9 +142,9 @@ def sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _match(text: str) -> MatchQuery:
-    """A BM25 match on the keyword column; the text is a value, never parsed as query syntax."""
-    return MatchQuery(text, "search_text")  # type: ignore[call-arg]  # pydantic kw-only defaults
+def _match(text: str, column: str = "search_text") -> MatchQuery:
+    """A BM25 match on a keyword column; the text is a value, never parsed as query syntax."""
+    return MatchQuery(text, column)  # type: ignore[call-arg]  # pydantic kw-only defaults
 
 
 def _in_list(column: str, values: Iterable[str]) -> str:
@@ -163,6 +168,7 @@ class IndexStore:
         if not rows:
             return None
         row = max(rows, key=lambda r: r["seq"])
+        row.setdefault("format", 1)  # publications written before the format column existed
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
     def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
@@ -170,6 +176,12 @@ class IndexStore:
         if publication is None:
             raise IndexNotFoundError(
                 f"no index found at {self.uri}; run `docs-mcp index PATH --db {self.uri}` first"
+            )
+        if publication.format != INDEX_FORMAT:
+            raise IndexStateError(
+                f"the index at {self.uri} was built by another version of docs-mcp (format "
+                f"{publication.format}, this version reads {INDEX_FORMAT}); "
+                "run `docs-mcp index` again to rebuild it"
             )
         if expected_model is not None and publication.model != expected_model:
             raise ModelMismatchError(
@@ -223,6 +235,14 @@ class Snapshot:
             query = query.where(where, prefilter=True)
         return list(query.select([*CHUNK_COLUMNS, "_distance"]).limit(limit).to_list())
 
+    def title_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+        """BM25 over page titles, descriptions and headings: one row per doc, with "doc_id"."""
+        query = self._docs.search(_match(text, "title_text"), query_type="fts")
+        if doc_ids is not None:
+            query = query.where(_in_list("id", doc_ids), prefilter=True)
+        rows = query.select(["id", "_score"]).limit(limit).to_list()
+        return [{"doc_id": row["id"], "_score": row["_score"]} for row in rows]
+
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
         query = self._chunks.search(_match(text), query_type="fts")
         where = self._where_docs(doc_ids)
@@ -240,7 +260,12 @@ class IndexWriter:
         self.model = model
         self.dim = dim
         self.previous = store.latest_publication()
-        self.rebuild = self.previous is None or self.previous.model != model or self.previous.dim != dim
+        self.rebuild = (
+            self.previous is None
+            or self.previous.model != model
+            or self.previous.dim != dim
+            or self.previous.format != INDEX_FORMAT
+        )
         self._docs, self._chunks = self._prepare_tables()
         self._fresh_chunks_table = self.rebuild
 
@@ -286,6 +311,7 @@ class IndexWriter:
         """Fold new rows into the indexes, verify, tag, and append the publication row."""
         if self._fresh_chunks_table:
             self._chunks.create_index("search_text", config=FTS(with_position=False), replace=True)
+            self._docs.create_index("title_text", config=FTS(with_position=False), replace=True)
         self._docs.optimize(cleanup_older_than=_NO_CLEANUP)
         self._chunks.optimize(cleanup_older_than=_NO_CLEANUP)
         doc_count, chunk_count = self._verify()
@@ -303,7 +329,13 @@ class IndexWriter:
         self._docs.tags.create(publication.tag, publication.docs_version)
         self._chunks.tags.create(publication.tag, publication.chunks_version)
         row = {**publication.__dict__, "tool_version": __version__}
-        self._db.open_table(PUBLICATIONS).add(pa.Table.from_pylist([row], schema=publications_schema()))
+        record = pa.Table.from_pylist([row], schema=publications_schema())
+        log_table = self._db.open_table(PUBLICATIONS)
+        if log_table.schema != publications_schema():
+            # A log written by an older format: start it afresh with this publication.
+            self._db.create_table(PUBLICATIONS, data=record, mode="overwrite")
+        else:
+            log_table.add(record)
         self._retire_old_versions(seq)
         return publication
 
@@ -322,6 +354,9 @@ class IndexWriter:
             # Raises if the keyword index is missing ("Cannot perform full text search unless an
             # INVERTED index has been created"): exactly what a reader must never meet.
             self._chunks.search(_match(words[0] if words else "a"), query_type="fts").limit(1).to_list()
+            self._docs.search(_match(words[0] if words else "a", "title_text"), query_type="fts").limit(
+                1
+            ).to_list()
             vector = np.asarray(sample["vector"], dtype=np.float32)
             nearest = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
             if not nearest.limit(1).to_list():
