@@ -35,7 +35,7 @@ types: $(STAMP)
 check: format-check lint types test
 
 bench: $(STAMP)  ## index the Ray docs from ../shared/bench and measure (not a test)
-	$(BIN)/python scripts/bench_core.py
+	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build

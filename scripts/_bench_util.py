@@ -220,10 +220,10 @@ class HttpServer:
 
 def start_http_server(command: str, db: Path, env: dict[str, str], log: Path) -> HttpServer:
     port = free_port()
+    arguments = ["serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
     with log.open("wb") as log_file:
         process = subprocess.Popen(
-            [command, "serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port)]
-            + ["--db", str(db)],
+            [command, *arguments],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,

@@ -131,7 +131,10 @@ def test_a_lead_in_is_not_carried_when_it_would_not_fit_with_its_block():
 
 
 def test_indexed_text_is_plain_prose_while_the_chunk_keeps_its_markdown():
-    source = "# Tar\n\n- [c]reate a g[z]ipped archive, see [the manual](https://example.com/tar):\n\n`tar czf {{out.tgz}} {{dir}}`\n"
+    source = (
+        "# Tar\n\n- [c]reate a g[z]ipped archive, see [the manual](https://example.com/tar):\n\n"
+        "`tar czf {{out.tgz}} {{dir}}`\n"
+    )
     only = chunk(source, max_tokens=200)[0]
     assert "https://example.com" in only.text
     assert only.plain == "- create a gzipped archive, see the manual:\n\ntar czf out.tgz dir"
