@@ -143,17 +143,9 @@ def _doc_row(doc: ParsedDoc, digest: str) -> dict[str, Any]:
         "sidebar_label": doc.sidebar_label,
         "tags": list(doc.tags),
         "body": doc.source,
-        "title_text": title_text(doc),
         "content_hash": digest,
         "outline": json.dumps(outline, ensure_ascii=False),
     }
-
-
-def title_text(doc: ParsedDoc) -> str:
-    """What title search matches: the page's name, summary, section headings and path words."""
-    path_words = doc.path.rsplit(".", 1)[0].replace("/", " ").replace("-", " ").replace("_", " ")
-    headings = "\n".join(h.text for h in doc.headings)
-    return f"{doc.title}\n{doc.sidebar_label}\n{doc.description}\n{headings}\n{path_words}"
 
 
 def _chunk_row(chunk: Chunk, vector: Any) -> dict[str, Any]:

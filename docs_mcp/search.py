@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from docs_mcp.config import Settings
@@ -36,8 +37,6 @@ MAX_MAX_CHARS = 50_000
 DEFAULT_LIST_LIMIT = 500
 MAX_LIST_LIMIT = 2000
 SearchMode = Literal["hybrid", "vector", "fts"]
-# A single retriever, ranked as it comes: the baselines hybrid is measured against.
-PLAIN_RANKING = RankingConfig(reference_prior=1.0)
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "vector", "fts")
 SNIPPET_CHARS = 300
 
@@ -53,6 +52,7 @@ class DocsService:
     ) -> None:
         self.store = store
         self.ranking = ranking or RankingConfig()
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="docs-mcp-search")
         self.model = model
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
@@ -146,21 +146,18 @@ class DocsService:
                 index_version=snapshot.version,
                 note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
             )
+        depth = self.ranking.candidates
+        # BM25 needs no query vector, so it runs while the query is embedded and searched.
+        keyword = (
+            self._pool.submit(snapshot.keyword_search, text, depth, doc_ids) if mode != "vector" else None
+        )
         lists = []
-        if mode in ("hybrid", "vector"):
+        if mode != "fts":
             vector = self.embedder.embed_query(text)
-            lists.append(
-                RankedList("vector", snapshot.vector_search(vector, self.ranking.candidates, doc_ids))
-            )
-        if mode in ("hybrid", "fts"):
-            lists.append(
-                RankedList("keyword", snapshot.keyword_search(text, self.ranking.candidates, doc_ids))
-            )
-        if mode == "hybrid":
-            lists.append(RankedList("title", snapshot.title_search(text, self.ranking.candidates, doc_ids)))
-        titles = {doc_id: meta["title"] for doc_id, meta in snapshot.docs.items()}
-        config = self.ranking if mode == "hybrid" else PLAIN_RANKING
-        hits = build_hits(rank_documents(text, lists, titles, config), snapshot, limit)
+            lists.append(RankedList("vector", snapshot.vector_search(vector, depth, doc_ids)))
+        if keyword is not None:
+            lists.append(RankedList("keyword", keyword.result()))
+        hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
         return SearchResult(query=text, hits=hits, index_version=snapshot.version)
 
     # -- get_doc -------------------------------------------------------------
@@ -255,21 +252,17 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
 def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
     hits = []
     for doc in ranked[:limit]:
-        meta = snapshot.docs[doc.doc_id]
         chunk = doc.best_chunk
-        anchor = (chunk["anchor"] or None) if chunk is not None else None
-        heading_path = [h for h in chunk["heading_path"].split(" > ") if h] if chunk is not None else []
+        anchor = chunk["anchor"] or None
         hits.append(
             SearchHit(
                 open_with=f"{doc.doc_id}#{anchor}" if anchor else doc.doc_id,
                 doc_id=doc.doc_id,
-                source_path=meta["path"],
+                source_path=snapshot.docs[doc.doc_id]["path"],
                 section=anchor,
-                title=meta["title"],
-                heading_path=heading_path or [meta["title"]],
-                snippet=_snippet(
-                    chunk["text"] if chunk is not None else meta["description"] or meta["title"]
-                ),
+                title=snapshot.docs[doc.doc_id]["title"],
+                heading_path=[h for h in chunk["heading_path"].split(" > ") if h],
+                snippet=_snippet(chunk["text"]),
                 score=round(doc.score, 6),
             )
         )

@@ -20,14 +20,13 @@ from docs_mcp.ranking import RankingConfig
 from docs_mcp.search import DocsService
 from docs_mcp.store import IndexStore
 
-BASE = {"vector": 1.0, "keyword": 1.0, "title": 0.0}
 VARIANTS: dict[str, RankingConfig] = {
-    "rrf(vector, keyword)": RankingConfig(weights=BASE),
-    "+ title list": RankingConfig(weights={**BASE, "title": 1.0}),
-    "+ title list + reference prior 0.5": RankingConfig(weights={**BASE, "title": 1.0}, reference_prior=0.5),
-    "+ title list + reference prior 0.7": RankingConfig(weights={**BASE, "title": 1.0}, reference_prior=0.7),
-    "rrf(vector, keyword) + prior 0.5": RankingConfig(weights=BASE, reference_prior=0.5),
-    "default": RankingConfig(),
+    "default (rrf k=60, depth 50, equal weights)": RankingConfig(),
+    "vector weight 2": RankingConfig(weights={"vector": 2.0, "keyword": 1.0}),
+    "keyword weight 2": RankingConfig(weights={"vector": 1.0, "keyword": 2.0}),
+    "rrf k=20": RankingConfig(rrf_k=20),
+    "depth 100": RankingConfig(candidates=100),
+    "depth 25": RankingConfig(candidates=25),
 }
 
 

@@ -176,3 +176,25 @@ def test_list_docs_is_bounded_and_says_how_to_narrow(docs):
     assert tree.truncated and tree.listed_docs == 3 and "prefix" in tree.note
     narrowed = docs.list_docs(prefix="reference/")
     assert narrowed.total_docs == 2 and not narrowed.truncated
+
+
+@pytest.mark.parametrize("prefix", [None, "guides/"])
+def test_in_memory_vector_search_returns_what_lancedb_flat_search_returns(
+    shared_db, embedder, monkeypatch, prefix
+):
+    import docs_mcp.store as store_module
+
+    in_memory = IndexStore(shared_db).open_snapshot()
+    monkeypatch.setattr(store_module, "IN_MEMORY_CHUNKS", 0)
+    on_disk = IndexStore(shared_db).open_snapshot()
+    assert in_memory._matrix is not None and on_disk._matrix is None
+    doc_ids = [d for d in in_memory.docs if d.startswith(prefix)] if prefix else None
+    # Prove the in-memory snapshot never reaches LanceDB for vector search.
+    monkeypatch.setattr(in_memory, "_chunks", None)
+    for query in ["install with pip", "retry backoff", "kubernetes helm chart", "visibility timeout"]:
+        vector = embedder.embed_query(query)
+        expected = on_disk.vector_search(vector, 10, doc_ids)
+        got = in_memory.vector_search(vector, 10, doc_ids)
+        assert [r["id"] for r in got] == [r["id"] for r in expected]
+        assert [r["_distance"] for r in got] == pytest.approx([r["_distance"] for r in expected], abs=1e-4)
+        assert got[0]["text"] == expected[0]["text"]
