@@ -109,7 +109,9 @@ def index(
     from docs_mcp.terminal import IndexProgress, print_index_report
 
     settings = _settings(corpus=path, db=db, model=model)
-    embedder = FastEmbedder(settings.model, settings.cache_dir)
+    embedder = FastEmbedder(
+        settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
+    )
     with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
         report = index_corpus(settings.corpus, IndexStore(settings.db), embedder, progress)
     if json_output:
@@ -263,7 +265,9 @@ def eval_(
     settings = _settings(corpus=corpus, db=db, model=model)
     modes = parse_modes(mode)
     label_set = load_labels(labels, group_by)
-    embedder = FastEmbedder(settings.model, settings.cache_dir)
+    embedder = FastEmbedder(
+        settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
+    )
     store = IndexStore(settings.db)
     report = index_corpus(settings.corpus, store, embedder)
     if report.published:
