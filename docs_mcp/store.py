@@ -49,8 +49,9 @@ PUBLICATIONS = "publications"
 # Bumped when the tables' layout changes; an index of another format is rebuilt, never misread.
 INDEX_FORMAT = 2
 KEEP_PUBLICATIONS = 3
-# Up to this many chunks a snapshot holds its vectors in memory (1.5 KB each at 384 dims).
-IN_MEMORY_CHUNKS = 150_000
+# A snapshot holds its chunk vectors in memory while they fit in this many bytes
+# (about 350,000 chunks at 384 dimensions); beyond that LanceDB searches them.
+IN_MEMORY_VECTOR_BYTES = 512 * 1024 * 1024
 # A reader may hold a publication this long after a newer one appears.
 RETENTION_GRACE = timedelta(minutes=10)
 # optimize() otherwise cleans up versions older than 7 days, tagged ones included (an error).
@@ -206,10 +207,11 @@ class IndexStore:
 class Snapshot:
     """One published, immutable version of the index: what a reader searches.
 
-    Up to IN_MEMORY_CHUNKS chunks, the chunk vectors live in one normalised
-    matrix and vector search is an exact matrix-vector product: 0.9 ms against
-    LanceDB's ~20 ms flat scan for the 10k chunks of the Ray docs, with the same
-    results. Larger indexes are searched in LanceDB.
+    While they fit in IN_MEMORY_VECTOR_BYTES, the chunk vectors live in one
+    normalised matrix and vector search is an exact matrix-vector product: 0.9 ms
+    against LanceDB's ~20 ms flat scan for the 10k chunks of the Ray docs, with
+    the same results. Row metadata stays in Arrow buffers and only the top rows
+    become Python objects. Larger indexes are searched in LanceDB.
     """
 
     def __init__(self, publication: Publication, docs: Any, chunks: Any) -> None:
@@ -219,7 +221,7 @@ class Snapshot:
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
         self._matrix: np.ndarray | None = None
-        if publication.chunks <= IN_MEMORY_CHUNKS:
+        if publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_vectors()
 
     def _load_vectors(self) -> None:
@@ -229,10 +231,10 @@ class Snapshot:
         matrix = matrix.reshape(len(table), self.publication.dim)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._matrix = matrix / np.maximum(norms, 1e-12)
-        self._rows = table.drop_columns(["vector"]).to_pylist()
-        doc_ids = sorted(self.docs)
-        self._doc_number = {doc_id: n for n, doc_id in enumerate(doc_ids)}
-        self._row_doc = np.array([self._doc_number[row["doc_id"]] for row in self._rows], dtype=np.int64)
+        self._rows = table.drop_columns(["vector"])
+        self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
+        row_doc_ids = self._rows.column("doc_id").to_pylist()
+        self._row_doc = np.array([self._doc_number[d] for d in row_doc_ids], dtype=np.int64)
 
     @property
     def version(self) -> int:
@@ -273,7 +275,8 @@ class Snapshot:
             return []
         top = np.argpartition(-similarity, count - 1)[:count]
         top = top[np.argsort(-similarity[top], kind="stable")]
-        return [{**self._rows[i], "_distance": float(1.0 - similarity[i])} for i in top]
+        rows = self._rows.take(pa.array(top)).to_pylist()
+        return [{**row, "_distance": float(1.0 - similarity[i])} for row, i in zip(rows, top, strict=True)]
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
         query = self._chunks.search(_match(text), query_type="fts")

@@ -122,7 +122,8 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
     proxy = shutil.which("mcp-proxy") or "mcp-proxy"
     # At its default INFO level mcp-proxy logs every request's headers, auth headers included.
     snippets = {
-        "HTTP clients (Claude Code, Cursor, VS Code, Windsurf)": {"mcpServers": {"docs": {"url": url}}},
+        "Clients that speak HTTP (generic mcpServers form; VS Code and others differ, see "
+        "`docs-mcp get guides/connecting-clients`)": {"mcpServers": {"docs": {"url": url}}},
         "stdio-only clients, through mcp-proxy": {
             "mcpServers": {
                 "docs": {

@@ -185,7 +185,7 @@ def test_in_memory_vector_search_returns_what_lancedb_flat_search_returns(
     import docs_mcp.store as store_module
 
     in_memory = IndexStore(shared_db).open_snapshot()
-    monkeypatch.setattr(store_module, "IN_MEMORY_CHUNKS", 0)
+    monkeypatch.setattr(store_module, "IN_MEMORY_VECTOR_BYTES", 0)
     on_disk = IndexStore(shared_db).open_snapshot()
     assert in_memory._matrix is not None and on_disk._matrix is None
     doc_ids = [d for d in in_memory.docs if d.startswith(prefix)] if prefix else None
