@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 # Part of every content hash: bump it when parsing or chunking changes, so the
 # next run re-embeds everything instead of keeping chunks cut the old way.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 
 
 @dataclass

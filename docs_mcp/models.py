@@ -73,7 +73,6 @@ class Chunk:
     start: int
     end: int
     token_count: int
-    plain: str = ""  # what is indexed: prose as plain words, code as written
 
     @property
     def context_prefix(self) -> str:
@@ -83,7 +82,7 @@ class Chunk:
 
     @property
     def embedding_text(self) -> str:
-        return f"{self.context_prefix}\n\n{self.plain or self.text}"
+        return f"{self.context_prefix}\n\n{self.text}"
 
 
 # ---------------------------------------------------------------------------

@@ -114,33 +114,3 @@ def test_any_markdown_chunks_within_budget_and_spans_match(source):
     for c in chunk_document(doc, words, 40):
         assert source[c.start : c.end] == c.text
         assert c.text.strip() == c.text and c.text
-
-
-def test_a_lead_in_ending_with_a_colon_stays_with_what_it_introduces():
-    # Budget 56 words: 54 of filler plus the lead-in fit, the command would not.
-    source = "# T\n\n" + "filler words here. " * 18 + "\n\n- Create an archive:\n\n`tar cf target.tar file`\n"
-    chunks = chunk(source, max_tokens=60)
-    assert [c.text[-20:] for c in chunks][-1] == "`tar cf target.tar file`"[-20:]
-    assert chunks[-1].text == "- Create an archive:\n\n`tar cf target.tar file`"
-
-
-def test_a_lead_in_is_not_carried_when_it_would_not_fit_with_its_block():
-    # The next block is cut into full-budget pieces, so the lead-in cannot join the first one.
-    chunks = chunk("# T\n\nintro words.\n\nThen:\n\n" + "word " * 200 + "\n", max_tokens=60)
-    assert chunks[0].text == "intro words.\n\nThen:"
-
-
-def test_indexed_text_is_plain_prose_while_the_chunk_keeps_its_markdown():
-    source = (
-        "# Tar\n\n- [c]reate a g[z]ipped archive, see [the manual](https://example.com/tar):\n\n"
-        "`tar czf {{out.tgz}} {{dir}}`\n"
-    )
-    only = chunk(source, max_tokens=200)[0]
-    assert "https://example.com" in only.text
-    assert only.plain == "- create a gzipped archive, see the manual:\n\ntar czf out.tgz dir"
-    assert only.embedding_text == "Tar\n\n" + only.plain
-
-
-def test_code_is_indexed_exactly_as_written():
-    fence = "```python\ndef f(*args, **kwargs):\n    return [x for x in args]  # see https://x.y\n```"
-    assert chunk("# T\n\n" + fence + "\n", max_tokens=200)[0].plain == fence

@@ -108,17 +108,3 @@ def test_slugify_matches_github():
 def test_headings_inside_lists_or_quotes_do_not_start_sections():
     doc = parse_markdown("# Top\n\n> # quoted\n\n- # listed\n", "t", "t.md")
     assert [h.text for h in doc.headings] == ["Top"]
-
-
-def test_plain_prose_drops_markdown_machinery_but_keeps_words_and_code():
-    from docs_mcp.markdown import plain_prose
-
-    assert plain_prose("See [the guide](https://x.io/a_(b)) and <https://x.io>.") == "See the guide and ."
-    assert plain_prose("**Bold** and *it* but snake_case and __init__ stay") == (
-        "Bold and it but snake_case and __init__ stay"
-    )
-    assert plain_prose("E[x]tract [v]erbosely; arr[0] stays") == "Extract verbosely; arr[0] stays"
-    assert plain_prose("Use `f(*a, **k)` with <br/> a <td>cell</td> and <address>") == (
-        "Use f(*a, **k) with a cell and <address>"
-    )
-    assert plain_prose("`cp {{src}} {{dest}}` <!-- hidden -->") == "cp src dest"
