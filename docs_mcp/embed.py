@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -72,9 +73,9 @@ MINILM_INT8 = OfflineModel(
 OFFLINE_MODELS = {MINILM_INT8.name: MINILM_INT8}
 
 # Batches are small and sorted by length: padding is most of the cost, and ONNX
-# memory grows with the batch. Measured on this model: batch 8 embeds as fast as
-# 16 with half the peak memory (520 MB against 1,031 MB).
-BATCH_SIZE = 8
+# memory grows with the batch. Measured on this model, one core: 20.6 chunks/s at
+# batch 4, 19.7 at 8, 18.3 at 16.
+BATCH_SIZE = 4
 _registration_lock = threading.Lock()
 
 
@@ -151,13 +152,21 @@ def assemble_model_dir(model: OfflineModel, cache_dir: Path) -> Path:
 
 
 class FastEmbedder:
-    """fastembed's TextEmbedding with sorted, small batches and an exact token counter."""
+    """fastembed's TextEmbedding with sorted, small batches and an exact token counter.
+
+    `threads` is how many cores embedding documents may use. The ONNX session
+    itself always runs on one thread, and that many batches run side by side
+    (ONNX Runtime and the tokenizer release the GIL): on 2 cores this embedded
+    38.8 chunks/s against 33.7 for one session with 2 intra-op threads. A query
+    is one short batch and keeps one steady thread.
+    """
 
     def __init__(self, name: str, cache_dir: Path, threads: int = 1) -> None:
         os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         from fastembed import TextEmbedding
 
         self.name = name
+        self._workers = max(1, threads)
         offline = OFFLINE_MODELS.get(name)
         try:
             if offline is not None:
@@ -167,11 +176,11 @@ class FastEmbedder:
                     offline.fastembed_name,
                     specific_model_path=str(model_dir),
                     cache_dir=str(cache_dir / "fastembed"),
-                    threads=threads,
+                    threads=1,
                 )
                 self.dim = offline.dim
             else:
-                self._model = TextEmbedding(name, cache_dir=str(cache_dir / "fastembed"), threads=threads)
+                self._model = TextEmbedding(name, cache_dir=str(cache_dir / "fastembed"), threads=1)
                 self.dim = int(self._model.embedding_size)
         except ModelError:
             raise
@@ -207,13 +216,18 @@ class FastEmbedder:
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Sorting by length keeps each batch's padding (most of the cost) small.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for begin in range(0, len(order), BATCH_SIZE):
-            batch = order[begin : begin + BATCH_SIZE]
+        batches = [order[begin : begin + BATCH_SIZE] for begin in range(0, len(order), BATCH_SIZE)]
+
+        def embed_batch(batch: list[int]) -> list[int]:
             embedded = self._model.embed([texts[i] for i in batch], batch_size=BATCH_SIZE)
             for row, vector in zip(batch, embedded, strict=True):
                 vectors[row] = vector
-            if progress is not None:
-                progress(len(batch))
+            return batch
+
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="docs-mcp-embed") as pool:
+            for batch in pool.map(embed_batch, batches):
+                if progress is not None:
+                    progress(len(batch))
         return vectors
 
 

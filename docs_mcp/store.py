@@ -70,6 +70,9 @@ DOC_COLUMNS = [
     "outline",
 ]
 CHUNK_COLUMNS = ["id", "doc_id", "anchor", "heading_path", "text", "start", "end"]
+# What a retriever returns per candidate chunk: enough to rank. The rest of a chunk
+# is fetched (chunk_details) only for the few that become hits.
+CANDIDATE_COLUMNS = ["id", "doc_id"]
 
 
 def docs_schema() -> pa.Schema:
@@ -232,9 +235,11 @@ class Snapshot:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self._matrix = matrix / np.maximum(norms, 1e-12)
         self._rows = table.drop_columns(["vector"])
+        self._row_ids: list[str] = self._rows.column("id").to_pylist()
+        self._row_doc_ids: list[str] = self._rows.column("doc_id").to_pylist()
+        self._row_number = {chunk_id: n for n, chunk_id in enumerate(self._row_ids)}
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
-        row_doc_ids = self._rows.column("doc_id").to_pylist()
-        self._row_doc = np.array([self._doc_number[d] for d in row_doc_ids], dtype=np.int64)
+        self._row_doc = np.array([self._doc_number[d] for d in self._row_doc_ids], dtype=np.int64)
 
     @property
     def version(self) -> int:
@@ -259,7 +264,7 @@ class Snapshot:
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
-        return list(query.select([*CHUNK_COLUMNS, "_distance"]).limit(limit).to_list())
+        return list(query.select([*CANDIDATE_COLUMNS, "_distance"]).limit(limit).to_list())
 
     def _vector_search_in_memory(
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None
@@ -275,15 +280,29 @@ class Snapshot:
             return []
         top = np.argpartition(-similarity, count - 1)[:count]
         top = top[np.argsort(-similarity[top], kind="stable")]
-        rows = self._rows.take(pa.array(top)).to_pylist()
-        return [{**row, "_distance": float(1.0 - similarity[i])} for row, i in zip(rows, top, strict=True)]
+        return [
+            {"id": self._row_ids[i], "doc_id": self._row_doc_ids[i], "_distance": 1.0 - float(similarity[i])}
+            for i in top.tolist()
+        ]
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
         query = self._chunks.search(_match(text), query_type="fts")
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
-        return list(query.select([*CHUNK_COLUMNS, "_score"]).limit(limit).to_list())
+        return list(query.select([*CANDIDATE_COLUMNS, "_score"]).limit(limit).to_list())
+
+    def chunk_details(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Every column but the vector, for the chunks a search is about to show."""
+        if not chunk_ids:
+            return {}
+        if self._matrix is not None:
+            rows = [self._row_number[c] for c in chunk_ids if c in self._row_number]
+            found = self._rows.take(pa.array(rows, type=pa.int64())).to_pylist()
+        else:
+            query = self._chunks.search().where(_in_list("id", chunk_ids)).select(CHUNK_COLUMNS)
+            found = query.limit(len(chunk_ids)).to_list()
+        return {row["id"]: row for row in found}
 
 
 class IndexWriter:

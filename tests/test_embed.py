@@ -27,6 +27,14 @@ def test_documents_embed_the_same_whatever_the_batch_order(embedder):
     assert np.allclose(together[:5], alone, atol=1e-4)
 
 
+def test_embedding_on_several_threads_gives_each_text_its_own_vector(embedder, model_cache):
+    texts = [f"paragraph {i} about topic {i % 5} " * (i % 9 + 1) for i in range(37)]
+    progressed: list[int] = []
+    parallel = FastEmbedder(embedder.name, model_cache, threads=3).embed_documents(texts, progressed.append)
+    assert np.allclose(parallel, embedder.embed_documents(texts), atol=1e-5)
+    assert sum(progressed) == len(texts)
+
+
 def test_related_texts_are_closer_than_unrelated_ones(embedder):
     query = embedder.embed_query("how do I install the package")
     near, far = embedder.embed_documents(["Installation: run pip install", "The moon orbits the earth"])

@@ -197,4 +197,20 @@ def test_in_memory_vector_search_returns_what_lancedb_flat_search_returns(
         got = in_memory.vector_search(vector, 10, doc_ids)
         assert [r["id"] for r in got] == [r["id"] for r in expected]
         assert [r["_distance"] for r in got] == pytest.approx([r["_distance"] for r in expected], abs=1e-4)
-        assert got[0]["text"] == expected[0]["text"]
+        ids = [r["id"] for r in got]
+        assert in_memory.chunk_details(ids) == on_disk.chunk_details(ids)
+        assert set(in_memory.chunk_details(ids)[ids[0]]) >= {"text", "anchor", "heading_path"}
+
+
+def test_an_index_too_big_for_memory_gives_the_same_hits_from_lancedb(shared_db, embedder, monkeypatch):
+    import docs_mcp.store as store_module
+
+    in_memory = DocsService(IndexStore(shared_db), lambda: embedder, model=MODEL)
+    monkeypatch.setattr(store_module, "IN_MEMORY_VECTOR_BYTES", 0)
+    on_disk = DocsService(IndexStore(shared_db), lambda: embedder, model=MODEL)
+    for query in ["install with pip", "retry backoff", "what's the visibility timeout?"]:
+        expected = on_disk.search(query, limit=5)
+        got = in_memory.search(query, limit=5)
+        assert [(h.open_with, h.snippet, h.heading_path) for h in got.hits] == [
+            (h.open_with, h.snippet, h.heading_path) for h in expected.hits
+        ]
