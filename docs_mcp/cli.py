@@ -143,7 +143,7 @@ def serve(
     settings = _settings(transport=transport, host=host, port=port, db=db, model=model)
     if settings.transport not in ("stdio", "http"):
         raise ConfigError(f"--transport {settings.transport!r} is not supported; use stdio or http")
-    service = DocsService.from_settings(settings)
+    service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     if settings.transport == "stdio":
         serve_stdio(service)

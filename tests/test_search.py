@@ -214,3 +214,19 @@ def test_an_index_too_big_for_memory_gives_the_same_hits_from_lancedb(shared_db,
         assert [(h.open_with, h.snippet, h.heading_path) for h in got.hits] == [
             (h.open_with, h.snippet, h.heading_path) for h in expected.hits
         ]
+
+
+def test_a_preloaded_model_serves_searches_and_reports_its_errors_when_first_needed(shared_db, tmp_path):
+    from docs_mcp.config import Settings
+    from docs_mcp.errors import ModelError
+
+    settings = Settings.from_env().with_overrides(db=shared_db)
+    service = DocsService.from_settings(settings, preload_model=True)
+    assert service.search("install with pip").hits
+
+    not_a_folder = tmp_path / "cache-is-a-file"
+    not_a_folder.write_text("", encoding="utf-8")
+    broken = DocsService.from_settings(settings.with_overrides(cache_dir=not_a_folder), preload_model=True)
+    assert broken.list_docs().total_docs > 0  # reading never needed the model
+    with pytest.raises(ModelError, match="DOCS_MCP_CACHE_DIR"):
+        broken.embedder  # noqa: B018
