@@ -273,7 +273,7 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
 
 def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
     shown = ranked[:limit]
-    details = snapshot.chunk_details([doc.best_chunk["id"] for doc in shown])
+    details = snapshot.chunk_details([doc.best_chunk for doc in shown])
     hits = []
     for doc in shown:
         chunk = details[doc.best_chunk["id"]]

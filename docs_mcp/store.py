@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ os.environ.setdefault("LANCEDB_LOG", "error")  # keeps a Rust deprecation notice
 import lancedb
 import numpy as np
 import pyarrow as pa
-from lancedb.index import FTS
+from lancedb.index import FTS, IvfSq
 from lancedb.query import MatchQuery
 
 from docs_mcp import __version__
@@ -52,6 +52,17 @@ KEEP_PUBLICATIONS = 3
 # A snapshot holds its chunk vectors in memory while they fit in this many bytes
 # (about 350,000 chunks at 384 dimensions); beyond that LanceDB searches them.
 IN_MEMORY_VECTOR_BYTES = 512 * 1024 * 1024
+# From this many chunks on, publishing builds an approximate vector index (IVF with
+# int8 scalar quantisation; the top candidates are re-scored exactly) and readers search
+# it instead of holding the vectors in memory. Measured on 160,432 chunks (16 noisy copies
+# of the Ray docs' vectors): the exact in-memory product took 23 ms a query, the index
+# 8.5 ms at recall@10 0.991 against exact search, built in 7 s. IVF-HNSW-SQ was as fast
+# on distinct vectors but fell to recall 0.53 on duplicated ones. Below this size the
+# exact product costs under about 8 ms.
+ANN_MIN_CHUNKS = 64_000
+ANN_ROWS_PER_PARTITION = 2_500
+ANN_NPROBES = 24
+ANN_REFINE_FACTOR = 5
 # A reader may hold a publication this long after a newer one appears.
 RETENTION_GRACE = timedelta(minutes=10)
 # optimize() otherwise cleans up versions older than 7 days, tagged ones included (an error).
@@ -152,6 +163,10 @@ def _match(text: str) -> MatchQuery:
     return MatchQuery(text, "search_text")  # type: ignore[call-arg]  # pydantic kw-only defaults
 
 
+def _has_vector_index(chunks: Any) -> bool:
+    return any("vector" in index.columns for index in chunks.list_indices())
+
+
 def _in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
@@ -224,7 +239,8 @@ class Snapshot:
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
         self._matrix: np.ndarray | None = None
-        if publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
+        self.approximate = _has_vector_index(chunks)
+        if not self.approximate and publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_vectors()
 
     def _load_vectors(self) -> None:
@@ -269,10 +285,13 @@ class Snapshot:
         if self._matrix is not None:
             return self._vector_search_in_memory(vector, limit, doc_ids)
         query = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
+        if self.approximate:
+            query = query.nprobes(ANN_NPROBES).refine_factor(ANN_REFINE_FACTOR)
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
-        return list(query.select([*CANDIDATE_COLUMNS, "_distance"]).limit(limit).to_list())
+        query = query.select([*CANDIDATE_COLUMNS, "_distance"]).with_row_id(True)
+        return list(query.limit(limit).to_list())
 
     def _vector_search_in_memory(
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None
@@ -298,18 +317,19 @@ class Snapshot:
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
-        return list(query.select([*CANDIDATE_COLUMNS, "_score"]).limit(limit).to_list())
+        query = query.select([*CANDIDATE_COLUMNS, "_score"]).with_row_id(self._matrix is None)
+        return list(query.limit(limit).to_list())
 
-    def chunk_details(self, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Every column but the vector, for the chunks a search is about to show."""
-        if not chunk_ids:
+    def chunk_details(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Every column but the vector, by id, for the candidates a search is about to show."""
+        if not candidates:
             return {}
         if self._matrix is not None:
-            rows = [self._row_number[c] for c in chunk_ids if c in self._row_number]
+            rows = [self._row_number[c["id"]] for c in candidates]
             found = self._rows.take(pa.array(rows, type=pa.int64())).to_pylist()
-        else:
-            query = self._chunks.search().where(_in_list("id", chunk_ids)).select(CHUNK_COLUMNS)
-            found = query.limit(len(chunk_ids)).to_list()
+        else:  # by row id: a direct read, where a filter on `id` would scan the table
+            row_ids = [int(c["_rowid"]) for c in candidates]
+            found = self._chunks.take_row_ids(row_ids).select(CHUNK_COLUMNS).to_list()
         return {row["id"]: row for row in found}
 
 
@@ -373,6 +393,14 @@ class IndexWriter:
         """Fold new rows into the indexes, verify, tag, and append the publication row."""
         if self._fresh_chunks_table:
             self._chunks.create_index("search_text", config=FTS(with_position=False), replace=True)
+        chunk_rows = self._chunks.count_rows()
+        if chunk_rows >= ANN_MIN_CHUNKS and (self._fresh_chunks_table or not _has_vector_index(self._chunks)):
+            log.info("building the approximate vector index over %d chunks", chunk_rows)
+            partitions = max(1, chunk_rows // ANN_ROWS_PER_PARTITION)
+            self._chunks.create_index(
+                "vector", config=IvfSq(distance_type="cosine", num_partitions=partitions), replace=True
+            )
+        # Folds rows added since into the keyword index and the vector index, if there is one.
         self._docs.optimize(cleanup_older_than=_NO_CLEANUP)
         self._chunks.optimize(cleanup_older_than=_NO_CLEANUP)
         doc_count, chunk_count = self._verify()

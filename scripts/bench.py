@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import numpy as np
 from _bench_util import (
     HttpServer,
     child_env,
@@ -668,11 +669,40 @@ def step_scale(bench: Bench, levels: list[int]) -> dict[str, Any]:
             "db_mb": megabytes(folder_bytes(target)),
             "live_data_mb": live_data_mb(target),
             "search": log.summary(),
+            "vector_recall_at_10": approximate_recall(bench, target, queries),
         }
         if copies > 1:
             shutil.rmtree(target, ignore_errors=True)  # a 16x index is gigabytes; its size is recorded
     results["p50_ratio_largest_to_1x"] = scale_ratio(results["levels"])
     return results
+
+
+def approximate_recall(bench: Bench, db: Path, queries: list[str], k: int = 10) -> float | None:
+    """recall@k of the published index's approximate vector search against exact search.
+
+    None when the index is searched exactly. Scaled copies hold identical vectors, so a
+    returned chunk counts as a true neighbour when its exact similarity ties or beats the
+    k-th best, whichever copy it is.
+    """
+    from docs_mcp.embed import FastEmbedder
+    from docs_mcp.store import IndexStore
+
+    snapshot = IndexStore(str(db)).open_snapshot()
+    if not snapshot.approximate:
+        return None
+    table = snapshot._chunks.search().select(["id", "vector"]).limit(None).to_arrow()
+    matrix = np.stack(table.column("vector").to_numpy(zero_copy_only=False)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    row_of = {chunk_id: n for n, chunk_id in enumerate(table.column("id").to_pylist())}
+    embedder = FastEmbedder(snapshot.publication.model, bench.cache_dir)
+    recalls = []
+    for query in queries:
+        vector = embedder.embed_query(query)
+        similarity = matrix @ (vector / np.linalg.norm(vector))
+        kth_best = np.partition(similarity, -k)[-k]
+        found = snapshot.vector_search(vector, k)
+        recalls.append(sum(similarity[row_of[hit["id"]]] >= kth_best - 1e-5 for hit in found) / k)
+    return round(float(np.mean(recalls)), 4)
 
 
 def scale_ratio(levels: dict[str, Any]) -> float | None:
@@ -771,6 +801,9 @@ def scale_summary_rows(results: dict[str, Any]) -> list[tuple[str, Any, str, Tar
         rows.append((f"scale {name}: search p50 (in-process)", level["search"].get("p50_ms"), "ms", None))
         rows.append((f"scale {name}: index size on disk", level["db_mb"], "MB", None))
         rows.append((f"scale {name}: live table data", level.get("live_data_mb"), "MB", None))
+        if level.get("vector_recall_at_10") is not None:
+            recall = level["vector_recall_at_10"]
+            rows.append((f"scale {name}: ANN recall@10 vs exact", recall, "", at_least(0.98, "")))
     ratio = dig(results, ("scale", "p50_ratio_largest_to_1x"))
     if ratio is not None:
         largest = max(levels, key=lambda name: int(name.removesuffix("x")))

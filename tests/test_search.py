@@ -197,9 +197,9 @@ def test_in_memory_vector_search_returns_what_lancedb_flat_search_returns(
         got = in_memory.vector_search(vector, 10, doc_ids)
         assert [r["id"] for r in got] == [r["id"] for r in expected]
         assert [r["_distance"] for r in got] == pytest.approx([r["_distance"] for r in expected], abs=1e-4)
-        ids = [r["id"] for r in got]
-        assert in_memory.chunk_details(ids) == on_disk.chunk_details(ids)
-        assert set(in_memory.chunk_details(ids)[ids[0]]) >= {"text", "anchor", "heading_path"}
+        details = in_memory.chunk_details(got)
+        assert details == on_disk.chunk_details(expected)
+        assert set(details[got[0]["id"]]) >= {"text", "anchor", "heading_path"}
 
 
 def test_an_index_too_big_for_memory_gives_the_same_hits_from_lancedb(shared_db, embedder, monkeypatch):
@@ -230,3 +230,30 @@ def test_a_preloaded_model_serves_searches_and_reports_its_errors_when_first_nee
     assert broken.list_docs().total_docs > 0  # reading never needed the model
     with pytest.raises(ModelError, match="DOCS_MCP_CACHE_DIR"):
         broken.embedder  # noqa: B018
+
+
+def test_a_large_index_is_searched_through_an_approximate_vector_index(
+    corpus, embedder, tmp_path, monkeypatch
+):
+    import docs_mcp.store as store_module
+    from docs_mcp.indexer import index_corpus
+
+    monkeypatch.setattr(store_module, "ANN_MIN_CHUNKS", 1)  # the sample docs count as "large"
+    db = str(tmp_path / "db")
+    index_corpus(corpus, IndexStore(db), embedder)
+    snapshot = IndexStore(db).open_snapshot()
+    assert snapshot.approximate and snapshot._matrix is None
+    service = DocsService(IndexStore(db), lambda: embedder, model=MODEL)
+    assert (
+        service.search("how do I install it with pip").hits[0].open_with
+        == "guides/installation#install-with-pip"
+    )
+
+    # A re-index folds new text into the approximate index, which keeps serving.
+    (corpus / "guides" / "sharding.md").write_text(
+        "# Sharding\n\nSplit a queue into shards with `--shards N` to spread the load.\n", encoding="utf-8"
+    )
+    index_corpus(corpus, IndexStore(db), embedder)
+    service.refresh()
+    assert service.snapshot().approximate
+    assert service.search("split a queue into shards").hits[0].doc_id == "guides/sharding"
