@@ -14,7 +14,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError
+from docs_mcp.errors import DocsMcpError
 
 app = typer.Typer(
     name="docs-mcp",
@@ -59,8 +59,15 @@ def _errors_to_exit_codes(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# The global options (--config, --log-level), set by main() before any command runs.
+_global_options: dict[str, Any] = {}
+
+
 def _settings(**overrides: Any) -> Settings:
-    return Settings.from_env().with_overrides(**overrides)
+    """Flags > DOCS_MCP_* > configuration file > defaults (see config.py)."""
+    return Settings.load(
+        _global_options.get("config"), log_level=_global_options.get("log_level"), **overrides
+    )
 
 
 def _print_json(data: Any) -> None:
@@ -75,20 +82,40 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (TOML). [env: DOCS_MCP_CONFIG; default: ./docs-mcp.toml, "
+            "else [tool.docs-mcp] in ./pyproject.toml]",
+        ),
+    ] = None,
     log_level: Annotated[
-        str, typer.Option("--log-level", envvar="DOCS_MCP_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = "WARNING",
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING or ERROR (logs go to stderr). "
+            "[env: DOCS_MCP_LOG_LEVEL; default: WARNING]",
+        ),
+    ] = None,
 ) -> None:
     """Index a folder of Markdown docs and serve it to AI assistants over MCP."""
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        typer.echo(f"error: --log-level {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR", err=True)
-        raise typer.Exit(code=2)
+    _global_options.update(config=config, log_level=log_level)
+    try:
+        level = Settings.load(config, log_level=log_level).log_level
+    except DocsMcpError as error:
+        if ctx.invoked_subcommand != "doctor":  # doctor reports a broken configuration itself
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        level = (log_level or "WARNING").upper()
     # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -141,8 +168,6 @@ def serve(
     from docs_mcp.server import serve_http, serve_stdio
 
     settings = _settings(transport=transport, host=host, port=port, db=db, model=model)
-    if settings.transport not in ("stdio", "http"):
-        raise ConfigError(f"--transport {settings.transport!r} is not supported; use stdio or http")
     service = DocsService.from_settings(settings)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     if settings.transport == "stdio":

@@ -79,7 +79,7 @@ def test_index_json_reports_what_it_did(corpus, tmp_path):
         (["index", "/no/such/folder"], "does not exist"),
         (["search", "anything"], "no index found"),
         (["serve", "--transport", "carrier-pigeon"], "not supported; use stdio or http"),
-        (["--log-level", "LOUD", "status"], "is not one of"),
+        (["--log-level", "LOUD", "status"], "is not supported; use DEBUG"),
     ],
 )
 def test_user_mistakes_get_one_line_and_no_traceback(args, message):
@@ -142,3 +142,21 @@ def test_eval_indexes_the_corpus_then_reports_every_mode_with_intervals(corpus, 
     assert "hybrid_vs_baselines" in metrics
     rows = [json.loads(line) for line in per_query.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 9 and rows[0]["ranked"][0] == "guides/installation.md" and rows[0]["rank"] == 1
+
+
+def test_a_config_file_in_the_working_directory_configures_every_command(corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs-mcp.toml").write_text(f'db = "db-from-file"\ncorpus = "{corpus}"\n', encoding="utf-8")
+    assert run("index").exit_code == 0
+    assert json.loads(run("status", "--json").output)["db"] == str(tmp_path / "db-from-file")
+    other = tmp_path / "other.toml"
+    other.write_text('db = "/no/such/index"\n', encoding="utf-8")
+    assert "no index found at /no/such/index" in run("--config", str(other), "status").output
+
+
+def test_a_broken_config_file_is_one_line_with_its_line_and_column(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs-mcp.toml").write_text("port = 8000\nport = 9000\n", encoding="utf-8")
+    result = run("status")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and "docs-mcp.toml:2:" in result.output
