@@ -258,6 +258,37 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
             typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
+@app.command("config")
+@_errors_to_exit_codes
+def config_(
+    client: Annotated[
+        str, typer.Argument(help="claude-desktop, cursor, vscode, windsurf, or generic (mcpServers JSON).")
+    ],
+    transport: Annotated[
+        str,
+        typer.Option("--transport", help="stdio: the client launches docs-mcp; http: a running server."),
+    ] = "stdio",
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The HTTP server's MCP endpoint. [default: http://HOST:PORT/mcp]"),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The server's name in the client.")] = "docs",
+    db: DbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Print the JSON that connects an MCP client to docs-mcp, with absolute paths.
+
+    The JSON goes to stdout; where to put it goes to stderr."""
+    from docs_mcp.clients import client_config
+    from docs_mcp.config import find_config
+
+    settings = _settings(db=db, model=model)
+    source = find_config(_global_options.get("config"))
+    snippet, note = client_config(client, settings, transport, url, name, source)
+    typer.echo(snippet)
+    typer.echo(note, err=True)
+
+
 @app.command("eval")
 @_errors_to_exit_codes
 def eval_(
