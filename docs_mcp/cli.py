@@ -289,6 +289,35 @@ def config_(
     typer.echo(note, err=True)
 
 
+@app.command()
+@_errors_to_exit_codes
+def doctor(
+    db: DbOption = None,
+    model: ModelOption = None,
+    transport: Annotated[
+        str | None, typer.Option("--transport", help="Also check the HTTP port with 'http'.")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="HTTP bind address to check.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port to check.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the installation, model, configuration file, index and port; say how to fix each problem.
+
+    Exits 1 when a check fails."""
+    from docs_mcp.doctor import run_checks
+    from docs_mcp.terminal import print_checks
+
+    checks = run_checks(
+        _global_options.get("config"), db=db, model=model, transport=transport, host=host, port=port
+    )
+    if json_output:
+        _print_json([check.as_dict() for check in checks])
+    else:
+        print_checks(checks)
+    if any(check.failed for check in checks):
+        raise typer.Exit(code=1)
+
+
 @app.command("eval")
 @_errors_to_exit_codes
 def eval_(

@@ -237,12 +237,15 @@ def _parse_toml(path: Path) -> dict[str, Any]:
         message = str(error)
         position = re.search(r"\(at line (\d+), column (\d+)\)", message)
         if position:
-            reason = message[: position.start()].strip()
-            raise ConfigError(
-                f"{path}:{position[1]}:{position[2]}: invalid TOML: {reason} "
-                f"(line {position[1]}, column {position[2]})"
-            ) from None
-        raise ConfigError(f"{path}: invalid TOML: {message}") from None
+            line, column = int(position[1]), int(position[2])
+        elif "(at end of document)" in message:
+            line, column = text.count("\n") + 1, 1
+        else:
+            raise ConfigError(f"{path}: invalid TOML: {message}") from None
+        reason = re.sub(r"\s*\(at [^)]*\)$", "", message)
+        raise ConfigError(
+            f"{path}:{line}:{column}: invalid TOML: {reason} (line {line}, column {column})"
+        ) from None
 
 
 def read_config(source: ConfigSource) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval"]
+COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval", "config", "doctor"]
 
 
 def run(*args, **env):
