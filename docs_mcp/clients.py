@@ -74,13 +74,14 @@ CLIENTS: dict[str, Client] = {
 }
 
 
-def docs_mcp_executable() -> Path:
-    """The `docs-mcp` console script of the running environment (next to sys.executable)."""
-    bin_dir = Path(sys.executable).absolute().parent
+def docs_mcp_command() -> list[str]:
+    """How to launch this environment's docs-mcp: its console script next to sys.executable,
+    or `python -m docs_mcp` when the script is not there (a source tree on PYTHONPATH)."""
+    python = Path(sys.executable).absolute()
     for name in ("docs-mcp", "docs-mcp.exe"):
-        if (bin_dir / name).exists():
-            return bin_dir / name
-    return bin_dir / ("docs-mcp.exe" if sys.platform == "win32" else "docs-mcp")
+        if (python.parent / name).is_file():
+            return [str(python.parent / name)]
+    return [str(python), "-m", "docs_mcp"]
 
 
 def proxy_command(url: str) -> tuple[str, list[str]]:
@@ -111,7 +112,8 @@ def server_entry(
         args += ["serve", "--db", str(Path(settings.db).expanduser().absolute())]
         if settings.model != DEFAULT_MODEL:
             args += ["--model", settings.model]
-        entry: dict[str, Any] = {"command": str(docs_mcp_executable()), "args": args}
+        command, *prefix = docs_mcp_command()
+        entry: dict[str, Any] = {"command": command, "args": [*prefix, *args]}
     elif transport == "http":
         remote = url or f"http://{settings.host}:{settings.port}/mcp"
         if client.url_key is not None:

@@ -142,6 +142,10 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
     for title, snippet in snippets.items():
         err.print(f"\n{title}:")
         err.print(json.dumps(snippet, indent=2), markup=False, highlight=False)
+    err.print(
+        f"\nFor one client's exact configuration: docs-mcp config CLIENT --transport http --url {url}",
+        markup=False,
+    )
     err.print("\nPress Ctrl-C to stop.")
 
 
