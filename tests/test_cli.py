@@ -160,3 +160,13 @@ def test_a_broken_config_file_is_one_line_with_its_line_and_column(tmp_path, mon
     result = run("status")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.count("\n") == 1 and "docs-mcp.toml:2:" in result.output
+
+
+def test_log_level_from_the_config_file_sends_logs_to_stderr_only(shared_db, tmp_path):
+    (tmp_path / "docs-mcp.toml").write_text(f'log_level = "debug"\ndb = "{shared_db}"\n', encoding="utf-8")
+    docs_mcp = str(Path(sys.executable).parent / "docs-mcp")
+    result = subprocess.run(
+        [docs_mcp, "search", "pip", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG " in result.stderr and json.loads(result.stdout)["hits"]  # stdout stays pure JSON

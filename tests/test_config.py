@@ -152,3 +152,8 @@ def test_a_toml_syntax_error_reports_file_line_and_column(tmp_path):
 def test_a_bad_environment_value_names_the_variable():
     with pytest.raises(ConfigError, match="DOCS_MCP_TRANSPORT='pigeon' is not supported"):
         Settings.from_env({"DOCS_MCP_TRANSPORT": "pigeon"})
+
+
+def test_a_pyproject_named_explicitly_is_read_from_its_tool_table(tmp_path):
+    pyproject = write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n\n[tool.docs-mcp]\nport = 9500\n')
+    assert Settings.load(pyproject, environ={}, cwd=Path("/")).port == 9500
