@@ -1,4 +1,5 @@
-"""The wheel, as users get it: built with `python -m build`, installed with pip into a fresh venv.
+"""The wheel, as users get it: built with `python -m build`, installed with pip into a fresh venv;
+and `uv pip install .` from the source tree.
 
 Slow (about 30 s: the fresh venv installs every dependency, from pip's cache after the first
 run), but it is the only test that catches a file missing from the wheel or a dependency
@@ -88,3 +89,42 @@ def test_the_installed_wheel_indexes_searches_and_serves(fresh_venv: Path, tmp_p
     found = run_in(tmp_path, docs_mcp, "search", "install with pip", "--db", db, "--json")
     assert json.loads(found.stdout)["hits"][0]["doc_id"] == "guides/installation", found.stderr
     run_all_tools(StdioServerParameters(command=docs_mcp, args=["serve", "--db", db], env=dict(os.environ)))
+
+
+# -- uv -------------------------------------------------------------------------------------------
+
+UV_VERSION = "0.13.9"
+UV_VENV = PROJECT / ".tools" / f"uv-{UV_VERSION}-venv"
+
+
+@pytest.fixture(scope="session")
+def uv() -> Path:
+    """uv, installed once with pip into its own venv under .tools/."""
+    command = UV_VENV / "bin" / "uv"
+    if command.exists():
+        return command
+    venv.create(UV_VENV, with_pip=True, clear=True)
+    installed = subprocess.run(
+        [str(UV_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"],
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_SECONDS,
+    )
+    if installed.returncode != 0:
+        pytest.skip(f"could not install uv=={UV_VERSION} (no package registry?): {installed.stderr[-1000:]}")
+    return command
+
+
+def test_uv_pip_install_of_the_source_tree_gives_a_working_docs_mcp(uv: Path, tmp_path: Path) -> None:
+    target = tmp_path / "uv-venv"
+    for args in (
+        ["venv", "--quiet", str(target)],
+        ["pip", "install", "--quiet", "--python", str(target), str(PROJECT)],
+    ):
+        done = subprocess.run([str(uv), *args], capture_output=True, text=True, timeout=INSTALL_SECONDS)
+        assert done.returncode == 0, done.stderr[-3000:]
+    version = run_in(tmp_path, str(target / "bin" / "docs-mcp"), "--version")
+    assert version.stdout.strip() == f"docs-mcp {__version__}", version.stderr
+    module = run_in(tmp_path, str(target / "bin" / "python"), "-m", "docs_mcp", "doctor", "--json")
+    checks = {check["name"]: check["status"] for check in json.loads(module.stdout)}
+    assert checks["packages"] == checks["model"] == checks["corpus"] == "ok", module.stdout
