@@ -82,7 +82,6 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -107,11 +106,10 @@ def main(
     _global_options.update(config=config, log_level=log_level)
     try:
         level = Settings.load(config, log_level=log_level).log_level
-    except DocsMcpError as error:
-        if ctx.invoked_subcommand != "doctor":  # doctor reports a broken configuration itself
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=1) from None
-        level = (log_level or "WARNING").upper()
+    except DocsMcpError:
+        # Reported by the command itself, which loads the settings again (doctor lists it as a
+        # failed check); `COMMAND --help` keeps working meanwhile.
+        level = "WARNING"
     # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
     logging.basicConfig(
         level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"

@@ -160,6 +160,7 @@ def test_a_broken_config_file_is_one_line_with_its_line_and_column(tmp_path, mon
     result = run("status")
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.count("\n") == 1 and "docs-mcp.toml:2:" in result.output
+    assert run("serve", "--help").exit_code == 0  # help still works, to find --config
 
 
 def test_log_level_from_the_config_file_sends_logs_to_stderr_only(shared_db, tmp_path):
