@@ -14,7 +14,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError
+from docs_mcp.errors import DocsMcpError
 
 app = typer.Typer(
     name="docs-mcp",
@@ -59,8 +59,15 @@ def _errors_to_exit_codes(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# The global options (--config, --log-level), set by main() before any command runs.
+_global_options: dict[str, Any] = {}
+
+
 def _settings(**overrides: Any) -> Settings:
-    return Settings.from_env().with_overrides(**overrides)
+    """Flags > DOCS_MCP_* > configuration file > defaults (see config.py)."""
+    return Settings.load(
+        _global_options.get("config"), log_level=_global_options.get("log_level"), **overrides
+    )
 
 
 def _print_json(data: Any) -> None:
@@ -78,17 +85,35 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (TOML). [env: DOCS_MCP_CONFIG; default: ./docs-mcp.toml, "
+            "else [tool.docs-mcp] in ./pyproject.toml]",
+        ),
+    ] = None,
     log_level: Annotated[
-        str, typer.Option("--log-level", envvar="DOCS_MCP_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
-    ] = "WARNING",
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="DEBUG, INFO, WARNING or ERROR (logs go to stderr). "
+            "[env: DOCS_MCP_LOG_LEVEL; default: WARNING]",
+        ),
+    ] = None,
 ) -> None:
     """Index a folder of Markdown docs and serve it to AI assistants over MCP."""
-    level = logging.getLevelName(log_level.upper())
-    if not isinstance(level, int):
-        typer.echo(f"error: --log-level {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR", err=True)
-        raise typer.Exit(code=2)
+    _global_options.update(config=config, log_level=log_level)
+    try:
+        level = Settings.load(config, log_level=log_level).log_level
+    except DocsMcpError:
+        # Reported by the command itself, which loads the settings again (doctor lists it as a
+        # failed check); `COMMAND --help` keeps working meanwhile.
+        level = "WARNING"
     # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 @app.command()
@@ -141,8 +166,6 @@ def serve(
     from docs_mcp.server import serve_http, serve_stdio
 
     settings = _settings(transport=transport, host=host, port=port, db=db, model=model)
-    if settings.transport not in ("stdio", "http"):
-        raise ConfigError(f"--transport {settings.transport!r} is not supported; use stdio or http")
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     if settings.transport == "stdio":
@@ -231,6 +254,66 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
     else:
         for key, value in info.model_dump().items():
             typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@app.command("config")
+@_errors_to_exit_codes
+def config_(
+    client: Annotated[
+        str, typer.Argument(help="claude-desktop, cursor, vscode, windsurf, or generic (mcpServers JSON).")
+    ],
+    transport: Annotated[
+        str,
+        typer.Option("--transport", help="stdio: the client launches docs-mcp; http: a running server."),
+    ] = "stdio",
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="The HTTP server's MCP endpoint. [default: http://HOST:PORT/mcp]"),
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="The server's name in the client.")] = "docs",
+    db: DbOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Print the JSON that connects an MCP client to docs-mcp, with absolute paths.
+
+    The JSON goes to stdout; where to put it goes to stderr."""
+    from docs_mcp.clients import client_config
+    from docs_mcp.config import find_config
+
+    settings = _settings(db=db, model=model)
+    source = find_config(_global_options.get("config"))
+    snippet, note = client_config(client, settings, transport, url, name, source)
+    typer.echo(snippet)
+    typer.echo(note, err=True)
+
+
+@app.command()
+@_errors_to_exit_codes
+def doctor(
+    db: DbOption = None,
+    model: ModelOption = None,
+    transport: Annotated[
+        str | None, typer.Option("--transport", help="Also check the HTTP port with 'http'.")
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="HTTP bind address to check.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="HTTP port to check.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the installation, model, configuration file, index and port; say how to fix each problem.
+
+    Exits 1 when a check fails."""
+    from docs_mcp.doctor import run_checks
+    from docs_mcp.terminal import print_checks
+
+    checks = run_checks(
+        _global_options.get("config"), db=db, model=model, transport=transport, host=host, port=port
+    )
+    if json_output:
+        _print_json([check.as_dict() for check in checks])
+    else:
+        print_checks(checks)
+    if any(check.failed for check in checks):
+        raise typer.Exit(code=1)
 
 
 @app.command("eval")

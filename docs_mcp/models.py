@@ -89,6 +89,14 @@ class Chunk:
 # What the service returns: the CLI prints these, the MCP tools return them.
 
 
+class ResponseSize(BaseModel):
+    """How big a tool's text response is, so an assistant can budget its context."""
+
+    chars: int = Field(description="Characters in the text content of this response.")
+    approx_tokens: int = Field(description="A conservative token estimate (characters / 3, rounded up).")
+    max_tokens: int = Field(description="The budget this response was fitted into.")
+
+
 class SearchHit(BaseModel):
     open_with: str = Field(description="The exact `id` argument for get_doc that opens this section.")
     doc_id: str
@@ -105,6 +113,7 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
     index_version: int
     note: str | None = None
+    size: ResponseSize | None = None
 
 
 class DocPage(BaseModel):
@@ -122,6 +131,7 @@ class DocPage(BaseModel):
     )
     sections: list[str] = Field(description="Section ids (doc#anchor) inside what was opened.")
     index_version: int
+    size: ResponseSize | None = None
 
 
 class DocEntry(BaseModel):
@@ -144,6 +154,7 @@ class DocTree(BaseModel):
     truncated: bool
     note: str | None = None
     index_version: int
+    size: ResponseSize | None = None
 
 
 class IndexInfo(BaseModel):

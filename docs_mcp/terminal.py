@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from docs_mcp.config import Settings
+from docs_mcp.doctor import Check
 from docs_mcp.indexer import IndexReport, ProgressSink
 from docs_mcp.models import DocPage, IndexInfo, SearchResult
 from docs_mcp.render import render_page, render_search
@@ -141,7 +142,24 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
     for title, snippet in snippets.items():
         err.print(f"\n{title}:")
         err.print(json.dumps(snippet, indent=2), markup=False, highlight=False)
+    err.print(
+        f"\nFor one client's exact configuration: docs-mcp config CLIENT --transport http --url {url}",
+        markup=False,
+    )
     err.print("\nPress Ctrl-C to stop.")
+
+
+def print_checks(checks: list[Check]) -> None:
+    """One line per check; a failed one is followed by how to fix it."""
+    marks = {"ok": "[green]ok  [/green]", "fail": "[bold red]FAIL[/bold red]", "skip": "[dim]skip[/dim]"}
+    for check in checks:
+        out.print(f"{marks[check.status]} {check.name}: ", end="")
+        out.print(check.detail, markup=False, soft_wrap=True)
+        if check.fix:
+            out.print("     fix: ", end="")
+            out.print(check.fix, markup=False, soft_wrap=True)
+    failed = sum(check.failed for check in checks)
+    out.print(f"\n{failed} problem{'s' if failed != 1 else ''} found." if failed else "\nAll checks passed.")
 
 
 def print_eval_report(metrics: dict[str, Any]) -> None:

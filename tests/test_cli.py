@@ -12,7 +12,7 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval"]
+COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval", "config", "doctor"]
 
 
 def run(*args, **env):
@@ -79,7 +79,7 @@ def test_index_json_reports_what_it_did(corpus, tmp_path):
         (["index", "/no/such/folder"], "does not exist"),
         (["search", "anything"], "no index found"),
         (["serve", "--transport", "carrier-pigeon"], "not supported; use stdio or http"),
-        (["--log-level", "LOUD", "status"], "is not one of"),
+        (["--log-level", "LOUD", "status"], "is not supported; use DEBUG"),
     ],
 )
 def test_user_mistakes_get_one_line_and_no_traceback(args, message):
@@ -142,3 +142,32 @@ def test_eval_indexes_the_corpus_then_reports_every_mode_with_intervals(corpus, 
     assert "hybrid_vs_baselines" in metrics
     rows = [json.loads(line) for line in per_query.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 9 and rows[0]["ranked"][0] == "guides/installation.md" and rows[0]["rank"] == 1
+
+
+def test_a_config_file_in_the_working_directory_configures_every_command(corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs-mcp.toml").write_text(f'db = "db-from-file"\ncorpus = "{corpus}"\n', encoding="utf-8")
+    assert run("index").exit_code == 0
+    assert json.loads(run("status", "--json").output)["db"] == str(tmp_path / "db-from-file")
+    other = tmp_path / "other.toml"
+    other.write_text('db = "/no/such/index"\n', encoding="utf-8")
+    assert "no index found at /no/such/index" in run("--config", str(other), "status").output
+
+
+def test_a_broken_config_file_is_one_line_with_its_line_and_column(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs-mcp.toml").write_text("port = 8000\nport = 9000\n", encoding="utf-8")
+    result = run("status")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.count("\n") == 1 and "docs-mcp.toml:2:" in result.output
+    assert run("serve", "--help").exit_code == 0  # help still works, to find --config
+
+
+def test_log_level_from_the_config_file_sends_logs_to_stderr_only(shared_db, tmp_path):
+    (tmp_path / "docs-mcp.toml").write_text(f'log_level = "debug"\ndb = "{shared_db}"\n', encoding="utf-8")
+    docs_mcp = str(Path(sys.executable).parent / "docs-mcp")
+    result = subprocess.run(
+        [docs_mcp, "search", "pip", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG " in result.stderr and json.loads(result.stdout)["hits"]  # stdout stays pure JSON

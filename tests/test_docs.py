@@ -48,4 +48,4 @@ def test_every_cli_command_the_reference_documents_exists():
     runner = CliRunner()
     for command in documented:
         assert runner.invoke(app, [command, "--help"]).exit_code == 0, command
-    assert documented >= {"index", "serve", "search", "list", "get", "status", "eval"}
+    assert documented >= {"index", "serve", "search", "list", "get", "status", "eval", "config", "doctor"}

@@ -110,3 +110,106 @@ async def test_concurrent_calls_each_get_a_complete_answer(server):
         for query in ["pip", "helm", "retries", "broker", "api", "changelog"] * 3:
             group.start_soon(one, query)
     assert len(results) == 18 and not any(r.is_error for r in results)
+
+
+# -- resources and prompts ----------------------------------------------------------------------
+
+
+async def test_every_doc_is_listed_as_a_docs_resource_with_its_title(server):
+    async with Client(server) as client:
+        resources = (await client.list_resources()).resources
+    by_uri = {str(r.uri): r for r in resources}
+    assert len(by_uri) == 9 and "docs://guides/installation" in by_uri
+    assert by_uri["docs://guides/installation"].title == "Installation"
+    assert by_uri["docs://guides/installation"].mime_type == "text/markdown"
+
+
+async def test_a_resource_template_lets_clients_open_any_doc_by_id(server):
+    async with Client(server) as client:
+        templates = (await client.list_resource_templates()).resource_templates
+        page = await client.read_resource("docs://guides/installation")
+    assert [t.uri_template for t in templates] == ["docs://{+id}"]
+    assert page.contents[0].text.startswith("<doc id='guides/installation'")
+    assert "pip install skyline-queue" in page.contents[0].text
+    assert page.contents[0].mime_type == "text/markdown"
+
+
+async def test_reading_an_unknown_doc_resource_is_an_error_that_suggests_the_right_id(server):
+    from mcp.shared.exceptions import MCPError
+
+    async with Client(server) as client:
+        with pytest.raises(MCPError, match="guides/installation"):
+            await client.read_resource("docs://guides/instalation")
+
+
+async def test_the_answer_from_docs_prompt_says_search_then_read_then_cite(server):
+    async with Client(server) as client:
+        prompts = {p.name: p for p in (await client.list_prompts()).prompts}
+        prompt = await client.get_prompt("answer_from_docs", {"question": "How do retries work?"})
+    assert [a.name for a in prompts["answer_from_docs"].arguments if a.required] == ["question"]
+    text = prompt.messages[0].content.text
+    assert "How do retries work?" in text
+    assert text.index("search_docs") < text.index("get_doc") < text.index("Cite")
+
+
+# -- budgets ------------------------------------------------------------------------------------
+
+
+async def test_every_tool_reports_the_size_of_its_text_and_its_budget(server):
+    async with Client(server) as client:
+        results = [
+            await client.call_tool("search_docs", {"query": "retries"}),
+            await client.call_tool("get_doc", {"id": "guides/retries"}),
+            await client.call_tool("list_docs", {}),
+        ]
+    for result in results:
+        size = result.structured_content["size"]
+        assert size["chars"] == len(result.content[0].text)
+        assert size["approx_tokens"] >= size["chars"] / 4 and size["max_tokens"] == 20_000
+
+
+async def test_a_small_budget_drops_the_lowest_ranked_hits_and_says_so(server):
+    async with Client(server) as client:
+        full = await client.call_tool("search_docs", {"query": "queue", "limit": 20})
+        cut = await client.call_tool("search_docs", {"query": "queue", "limit": 20, "max_tokens": 500})
+    assert full.structured_content["size"]["approx_tokens"] > 500  # the budget had to bite
+    assert cut.structured_content["size"]["approx_tokens"] <= 500
+    kept = [h["doc_id"] for h in cut.structured_content["hits"]]
+    assert kept == [h["doc_id"] for h in full.structured_content["hits"]][: len(kept)]
+    assert "max_tokens=500" in cut.content[0].text
+
+
+async def test_a_small_budget_makes_get_doc_page_sooner(server):
+    async with Client(server) as client:
+        page = await client.call_tool("get_doc", {"id": "concepts/changelog", "max_tokens": 500})
+    assert page.structured_content["size"]["approx_tokens"] <= 500
+    assert page.structured_content["next_start_index"] is not None
+
+
+@pytest.fixture(scope="module")
+def many_docs_server(tmp_path_factory, embedder):
+    from docs_mcp.indexer import index_corpus
+
+    corpus = tmp_path_factory.mktemp("many-docs")
+    for number in range(60):
+        description = f"Page {number} describes a feature at length. " * 5
+        (corpus / f"page-{number:02d}.md").write_text(
+            f"---\ntitle: Page {number}\ndescription: {description}\n---\n\nBody {number}.\n",
+            encoding="utf-8",
+        )
+    db = str(tmp_path_factory.mktemp("many-docs-index") / "index")
+    index_corpus(corpus, IndexStore(db), embedder)
+    return build_server(DocsService(IndexStore(db), lambda: embedder, model=MODEL))
+
+
+async def test_a_small_budget_lists_fewer_docs_and_says_how_to_see_the_rest(many_docs_server):
+    async with Client(many_docs_server) as client:
+        full = await client.call_tool("list_docs", {})
+        cut = await client.call_tool("list_docs", {"max_tokens": 1000})
+    assert (
+        full.structured_content["listed_docs"] == 60
+        and full.structured_content["size"]["approx_tokens"] > 1000
+    )
+    tree = cut.structured_content
+    assert tree["size"]["approx_tokens"] <= 1000 and 0 < tree["listed_docs"] < 60 and tree["truncated"]
+    assert "max_tokens=1000" in cut.content[0].text and "prefix" in cut.content[0].text

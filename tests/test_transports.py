@@ -417,3 +417,20 @@ def test_stdio_client_reaches_the_http_server_through_mcp_proxy(mcp_proxy: Path,
             args=["--log-level", "WARNING", "--transport", "streamablehttp", f"{http_server}/mcp"],
         )
     )
+
+
+def test_the_config_snippet_for_a_remote_server_reaches_it_through_mcp_proxy(
+    mcp_proxy: Path, http_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from docs_mcp.cli import app
+
+    monkeypatch.setenv("PATH", f"{mcp_proxy.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    result = CliRunner().invoke(
+        app, ["config", "claude-desktop", "--transport", "http", "--url", f"{http_server}/mcp"]
+    )
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["mcpServers"]["docs"]
+    assert entry["command"] == str(mcp_proxy)
+    run_all_tools(StdioServerParameters(command=entry["command"], args=entry["args"]))
