@@ -14,7 +14,7 @@ scratch folder and measures, against the real `docs-mcp` command:
 
 Usage (from the repo root, in the project venv):
 
-    .venv/bin/python scripts/bench.py                      # everything, ~30+ min on 2 cores
+    .venv/bin/python scripts/bench.py                      # everything, ~10 min on 2 cores
     .venv/bin/python scripts/bench.py --quick --scale 1    # smoke run, ~300 pages
     .venv/bin/python scripts/bench.py --work /tmp/b --skip scale --json out.json
 
@@ -298,7 +298,7 @@ def step_index(bench: Bench) -> dict[str, Any]:
     if bench.db.exists():
         shutil.rmtree(bench.db)  # from scratch: no previous publication to reuse
     pages = sum(1 for _ in bench.corpus.rglob("*.md"))
-    bench.console.print(f"  indexing {pages:,} pages (embedding runs at ~30 chunks/s on one core)…")
+    bench.console.print(f"  indexing {pages:,} pages (embedding runs at about 20 chunks/s per core)…")
     wall, peak_rss, report = run_index(bench, bench.corpus, bench.db)
     chunks = int(report["chunks_embedded"])
     return {
