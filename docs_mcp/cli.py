@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -129,16 +130,21 @@ def index(
 ) -> None:
     """Index (or re-index) a folder of Markdown files; only changed files are embedded again."""
     from docs_mcp.embed import FastEmbedder
-    from docs_mcp.indexer import index_corpus
-    from docs_mcp.store import IndexStore
-    from docs_mcp.terminal import IndexProgress, print_index_report
 
     settings = _settings(corpus=path, db=db, model=model)
-    embedder = FastEmbedder(
-        settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
-    )
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model") as loader:
+        # The model loads while LanceDB is imported: a re-index is mostly start-up time.
+        loading = loader.submit(
+            FastEmbedder, settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
+        )
+        from docs_mcp.indexer import index_corpus
+        from docs_mcp.store import IndexStore
+        from docs_mcp.terminal import IndexProgress, print_index_report
+
+        store = IndexStore(settings.db)
+        embedder = loading.result()
     with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
-        report = index_corpus(settings.corpus, IndexStore(settings.db), embedder, progress)
+        report = index_corpus(settings.corpus, store, embedder, progress)
     if json_output:
         _print_json(report.as_dict())
     else:
