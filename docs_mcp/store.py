@@ -163,6 +163,17 @@ def _match(text: str) -> MatchQuery:
     return MatchQuery(text, "search_text")  # type: ignore[call-arg]  # pydantic kw-only defaults
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
+
+
+def _read_every_row(*tables: Any) -> None:
+    """Read one small column of every row: raises if a data file the version names is gone."""
+    for table in tables:
+        table.search().select(["id"]).limit(None).to_arrow()
+
+
 def _has_vector_index(chunks: Any) -> bool:
     return any("vector" in index.columns for index in chunks.list_indices())
 
@@ -210,11 +221,18 @@ class IndexStore:
                 f"pass --model {publication.model} (or DOCS_MCP_MODEL), or re-index with "
                 f"`docs-mcp index PATH --model {expected_model}`"
             )
-        docs = self._db.open_table(DOCS)
-        docs.checkout(publication.docs_version)
-        chunks = self._db.open_table(CHUNKS)
-        chunks.checkout(publication.chunks_version)
-        return Snapshot(publication, docs, chunks)
+        try:
+            docs = self._db.open_table(DOCS)
+            docs.checkout(publication.docs_version)
+            chunks = self._db.open_table(CHUNKS)
+            chunks.checkout(publication.chunks_version)
+            return Snapshot(publication, docs, chunks)
+        except (OSError, RuntimeError, ValueError) as error:
+            # LanceDB reports a missing table or data file as one of these.
+            raise IndexStateError(
+                f"the index at {self.uri} is damaged ({_first_line(error)}); rebuild it with "
+                f"`docs-mcp index PATH --db {self.uri}`, and if that fails too, delete the folder first"
+            ) from error
 
     @contextlib.contextmanager
     def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
@@ -348,7 +366,16 @@ class IndexWriter:
             or self.previous.dim != dim
             or self.previous.format != INDEX_FORMAT
         )
-        self._docs, self._chunks = self._prepare_tables()
+        try:
+            self._docs, self._chunks = self._prepare_tables()
+            if not self.rebuild:
+                _read_every_row(self._docs, self._chunks)
+        except (OSError, RuntimeError, ValueError) as error:
+            # A damaged index (a lost data file, a deleted table): the corpus is the source of
+            # truth, so this run rebuilds everything rather than failing on every run from now on.
+            log.warning("the index at %s is damaged (%s); rebuilding it", store.uri, _first_line(error))
+            self.rebuild = True
+            self._docs, self._chunks = self._prepare_tables()
         self._fresh_chunks_table = self.rebuild
 
     def _prepare_tables(self) -> tuple[Any, Any]:

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from docs_mcp.corpus import MAX_FILE_BYTES
-from docs_mcp.errors import CorpusError, IndexLockedError, IndexNotFoundError, ModelMismatchError
+from docs_mcp.errors import (
+    CorpusError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexStateError,
+    ModelMismatchError,
+)
 from docs_mcp.indexer import index_corpus
 from docs_mcp.search import DocsService
 from docs_mcp.store import IndexStore
@@ -208,3 +214,46 @@ def test_index_files_are_confined_to_the_index_folder(corpus, tmp_path, fake_emb
         "publications.lance",
     ]
     assert not list(Path(corpus).rglob("*.lance"))
+
+
+@pytest.mark.timeout(120)  # a guard against a hang, not a speed target
+def test_pathological_markdown_is_indexed_or_skipped_and_never_hangs(corpus, tmp_path, fake_embedder):
+    (corpus / "brackets.md").write_text(
+        "# Brackets\n\n" + "[" * 10_000 + "x" + "]" * 10_000 + "\n", encoding="utf-8"
+    )
+    (corpus / "emphasis.md").write_text("# Emphasis\n\n" + "*a_" * 30_000 + "\n", encoding="utf-8")
+    rows = "".join(f"| {i} | cell {i} | {'word ' * 10}|\n" for i in range(5_000))
+    (corpus / "table.md").write_text(
+        "# Table\n\n| n | name | text |\n|---|---|---|\n" + rows, encoding="utf-8"
+    )
+    (corpus / "quotes.md").write_text("# Quotes\n\n" + "> " * 5_000 + "deep\n", encoding="utf-8")
+    (corpus / "twenty-mb.md").write_bytes(b"# Big\n\n" + b"lorem ipsum " * (20 * 1024 * 1024 // 12))
+    report = index_corpus(corpus, IndexStore(str(tmp_path / "db")), fake_embedder)
+    assert {s.path: s.reason for s in report.skipped} == {"twenty-mb.md": "larger than 5 MB"}
+    assert {"brackets", "emphasis", "table", "quotes"} <= set(report.added)
+    docs = service(str(tmp_path / "db"), fake_embedder)
+    assert docs.get_doc("table").total_chars > 100_000
+    assert docs.search("cell 4999", limit=3).hits
+
+
+def test_a_damaged_index_is_refused_with_the_fix_and_the_next_run_rebuilds_it(
+    corpus, tmp_path, fake_embedder
+):
+    db = tmp_path / "db"
+    index_corpus(corpus, IndexStore(str(db)), fake_embedder)
+    for data_file in (db / "chunks.lance" / "data").iterdir():
+        data_file.unlink()
+    with pytest.raises(IndexStateError, match=r"damaged .*docs-mcp index PATH --db"):
+        service(str(db), fake_embedder)
+    result = subprocess.run(
+        [sys.executable, "-m", "docs_mcp", "list", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "is damaged" in result.stderr
+
+    report = index_corpus(corpus, IndexStore(str(db)), fake_embedder)
+    assert report.rebuilt and len(report.added) == SAMPLE_DOCS
+    assert service(str(db), fake_embedder).search("retries").hits
