@@ -59,6 +59,12 @@ class Settings:
     # Indexing is offline and uses every core (1.8x on 2 cores); serving keeps one
     # ONNX thread per query, which gave steadier latency.
     index_threads: int = 0  # 0: all cores
+    # HTTP hardening (see corpus/guides/security.md). Hosts/origins are added to the loopback
+    # ones, which are always allowed; "host:*" / "http://host:*" allow any port.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = None
+    allow_unauthenticated: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -87,6 +93,12 @@ class Settings:
             index_threads=_parse_number(ENV_PREFIX + "INDEX_THREADS", threads_text, int)
             if threads_text
             else 0,
+            allowed_hosts=_split_list(get("ALLOWED_HOSTS")),
+            allowed_origins=_split_list(get("ALLOWED_ORIGINS")),
+            token=get("TOKEN"),
+            allow_unauthenticated=_parse_bool(
+                ENV_PREFIX + "ALLOW_UNAUTHENTICATED", get("ALLOW_UNAUTHENTICATED")
+            ),
         )
 
     @property
@@ -100,6 +112,9 @@ class Settings:
             given["corpus"] = Path(given["corpus"])
         if "db" in given:
             given["db"] = str(given["db"])
+        for name in ("allowed_hosts", "allowed_origins"):
+            if name in given:
+                given[name] = _split_list(",".join(given[name])) or getattr(self, name)
         return replace(self, **given)
 
 
@@ -108,3 +123,18 @@ def _parse_number(name: str, text: str, kind: type[int] | type[float]) -> Any:
         return kind(text)
     except ValueError:
         raise ConfigError(f"{name}={text!r} is not a number; set it to a {kind.__name__}") from None
+
+
+def _split_list(text: str | None) -> tuple[str, ...]:
+    """'a, b,,c' -> ('a', 'b', 'c'): comma-separated lists in env variables and repeated flags."""
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def _parse_bool(name: str, text: str | None) -> bool:
+    if text is None:
+        return False
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={text!r} is not a boolean; set it to 1 or 0")
