@@ -163,7 +163,19 @@ class IndexStore:
     def _has(self, name: str) -> bool:
         return name in self._db.list_tables().tables
 
+    def _damaged(self, error: Exception) -> IndexStateError:
+        return IndexStateError(
+            f"the index at {self.uri} is damaged and cannot be read ({type(error).__name__}); "
+            f"rebuild it: delete that folder and run `docs-mcp index PATH --db {self.uri}`"
+        )
+
     def latest_publication(self) -> Publication | None:
+        try:
+            return self._latest_publication()
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+
+    def _latest_publication(self) -> Publication | None:
         if not self._has(PUBLICATIONS):
             return None
         rows = self._db.open_table(PUBLICATIONS).to_arrow().to_pylist()
@@ -192,11 +204,16 @@ class IndexStore:
                 f"pass --model {publication.model} (or DOCS_MCP_MODEL), or re-index with "
                 f"`docs-mcp index PATH --model {expected_model}`"
             )
-        docs = self._db.open_table(DOCS)
-        docs.checkout(publication.docs_version)
-        chunks = self._db.open_table(CHUNKS)
-        chunks.checkout(publication.chunks_version)
-        return Snapshot(publication, docs, chunks)
+        try:
+            docs = self._db.open_table(DOCS)
+            docs.checkout(publication.docs_version)
+            chunks = self._db.open_table(CHUNKS)
+            chunks.checkout(publication.chunks_version)
+            snapshot = Snapshot(publication, docs, chunks)
+            snapshot.check_readable()
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+        return snapshot
 
     @contextlib.contextmanager
     def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
@@ -235,6 +252,11 @@ class Snapshot:
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
         row_doc_ids = self._rows.column("doc_id").to_pylist()
         self._row_doc = np.array([self._doc_number[d] for d in row_doc_ids], dtype=np.int64)
+
+    def check_readable(self) -> None:
+        """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
+        self._docs.search().select(["body"]).limit(1).to_list()
+        self._chunks.search(_match("a"), query_type="fts").limit(1).to_list()
 
     @property
     def version(self) -> int:
