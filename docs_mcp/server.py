@@ -20,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -235,9 +235,17 @@ def build_http_app(service: DocsService, settings: Settings) -> ASGIApp:
     return GuardMiddleware(app, security, settings.token)
 
 
+class _QuietClientDisconnects(logging.Filter):
+    """A client hanging up mid-upload is not a server error: the SDK logs it with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
 def serve_http(service: DocsService, settings: Settings) -> None:
     import uvicorn
 
     check_exposure(settings)
+    logging.getLogger("mcp.server.streamable_http").addFilter(_QuietClientDisconnects())
     app = build_http_app(service, settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")
