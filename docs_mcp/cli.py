@@ -166,12 +166,56 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="HTTP port. [env: DOCS_MCP_PORT]")] = None,
     db: DbOption = None,
     model: ModelOption = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-host",
+            help="Also accept this Host header, e.g. docs.example.com or docs.example.com:* "
+            "(repeat or comma-separate). [env: DOCS_MCP_ALLOWED_HOSTS]",
+        ),
+    ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="Also accept this Origin header, e.g. https://app.example.com "
+            "(repeat or comma-separate). [env: DOCS_MCP_ALLOWED_ORIGINS]",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            help="Require 'Authorization: Bearer TOKEN' on HTTP requests. Prefer the env "
+            "variable: flags show in the process list. [env: DOCS_MCP_TOKEN]",
+        ),
+    ] = None,
+    allow_unauthenticated: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-unauthenticated",
+            help="Serve HTTP on a non-loopback address without a token. "
+            "[env: DOCS_MCP_ALLOW_UNAUTHENTICATED]",
+        ),
+    ] = None,
 ) -> None:
     """Serve the index over MCP: stdio (default) or streamable HTTP at /mcp."""
     from docs_mcp.search import DocsService
-    from docs_mcp.server import serve_http, serve_stdio
+    from docs_mcp.server import check_exposure, serve_http, serve_stdio
 
-    settings = _settings(transport=transport, host=host, port=port, db=db, model=model)
+    settings = _settings(
+        transport=transport,
+        host=host,
+        port=port,
+        db=db,
+        model=model,
+        allowed_hosts=allow_host or None,
+        allowed_origins=allow_origin or None,
+        token=token,
+        allow_unauthenticated=allow_unauthenticated or None,
+    )
+    if settings.transport == "http":
+        check_exposure(settings)  # before the model loads: fail in a second, not after it
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     if settings.transport == "stdio":
@@ -180,7 +224,7 @@ def serve(
     from docs_mcp.terminal import print_serving_banner
 
     print_serving_banner(settings, service.info())
-    serve_http(service, settings.host, settings.port)
+    serve_http(service, settings)
 
 
 @app.command()

@@ -82,6 +82,12 @@ class Settings:
     # Indexing is offline and uses every core (1.8x on 2 cores); serving keeps one
     # ONNX thread per query, which gave steadier latency.
     index_threads: int = 0  # 0: all cores
+    # HTTP hardening (see corpus/guides/security.md). Hosts/origins are added to the loopback
+    # ones, which are always allowed; "host:*" / "http://host:*" allow any port.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    token: str | None = None
+    allow_unauthenticated: bool = False
     log_level: str = DEFAULT_LOG_LEVEL
 
     def __post_init__(self) -> None:
@@ -159,7 +165,17 @@ def _checked(label: str, key: str, given: Any, value: Any) -> Any:
     return value
 
 
-_NORMALISE: dict[str, Callable[[Any], Any]] = {"log_level": str.upper}
+def _flat_list(values: Any) -> tuple[str, ...]:
+    """Repeated flags, comma-separated values or both: ('a', 'b,c') -> ('a', 'b', 'c')."""
+    items = [values] if isinstance(values, str) else list(values)
+    return tuple(part.strip() for item in items for part in str(item).split(",") if part.strip())
+
+
+_NORMALISE: dict[str, Callable[[Any], Any]] = {
+    "log_level": str.upper,
+    "allowed_hosts": _flat_list,
+    "allowed_origins": _flat_list,
+}
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "transport": _one_of(TRANSPORTS, "--transport"),

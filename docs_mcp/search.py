@@ -138,7 +138,11 @@ class DocsService:
             return False  # another request is already refreshing; keep serving this one
         try:
             self._checked_at = time.monotonic()
-            latest = self.store.latest_publication()
+            try:
+                latest = self.store.latest_publication()
+            except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
+                log.warning("keeping index version %d: %s", self._snapshot.version, error)
+                return False
             if latest is None or latest.seq == self._snapshot.version:
                 return False
             try:

@@ -12,6 +12,8 @@ search, read, cite workflow.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -19,10 +21,12 @@ from typing import Annotated, Any, TypeVar
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from mcp.types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from docs_mcp import __version__
 from docs_mcp.budget import (
@@ -34,7 +38,8 @@ from docs_mcp.budget import (
     page_chars,
     sized_page,
 )
-from docs_mcp.errors import DocsMcpError, NotFoundError
+from docs_mcp.config import Settings
+from docs_mcp.errors import ConfigError, DocsMcpError, NotFoundError
 from docs_mcp.models import DocFolder, DocPage, DocTree, SearchResult
 from docs_mcp.search import (
     DEFAULT_LIMIT,
@@ -237,8 +242,10 @@ def build_server(service: DocsService) -> MCPServer:
 
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> Response:
+        # Open without a token (for load balancers and probes): index facts only, never the
+        # index's filesystem path.
         info = await anyio.to_thread.run_sync(service.info)
-        return JSONResponse({"status": "ok", **info.model_dump()})
+        return JSONResponse({"status": "ok", **info.model_dump(exclude={"db"})})
 
     return server
 
@@ -247,10 +254,105 @@ def serve_stdio(service: DocsService) -> None:
     build_server(service).run("stdio")
 
 
-def serve_http(service: DocsService, host: str, port: int) -> None:
+# -- HTTP hardening -------------------------------------------------------------------------------
+
+MAX_REQUEST_BODY_BYTES = 1024 * 1024  # a tools/call is well under 10 KB; 413 above this
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
+LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+OPEN_PATHS = ("/health",)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def check_exposure(settings: Settings) -> None:
+    """Refuse to serve HTTP beyond this machine without a token, unless told to on purpose."""
+    if is_loopback(settings.host) or settings.token or settings.allow_unauthenticated:
+        return
+    raise ConfigError(
+        f"refusing to serve on non-loopback address {settings.host!r} without a token: anyone who "
+        "can reach it could use the server; set --token / DOCS_MCP_TOKEN, bind to 127.0.0.1, or pass "
+        "--allow-unauthenticated if something in front of it authenticates"
+    )
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host/Origin allow-lists, on for every bind address (the SDK turns them on only for
+    loopback binds). The bind address itself is allowed when it is a specific one."""
+    hosts = list(LOOPBACK_HOSTS)
+    if settings.host not in ("0.0.0.0", "::", "") and not is_loopback(settings.host):
+        bound = f"[{settings.host}]" if ":" in settings.host else settings.host
+        hosts += [bound, f"{bound}:*"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts + list(settings.allowed_hosts),
+        allowed_origins=list(LOOPBACK_ORIGINS) + list(settings.allowed_origins),
+    )
+
+
+class GuardMiddleware:
+    """Host/Origin and bearer-token checks on every route, /health included (the SDK's own
+    Host/Origin check covers only /mcp; it runs there too and agrees with this one)."""
+
+    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, token: str | None) -> None:
+        self.app = app
+        self.validator = TransportSecurityMiddleware(security)
+        self.token = token.encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        rejection = await self.validator.validate_request(request, is_post=False)
+        if rejection is None and self.token is not None and scope["path"] not in OPEN_PATHS:
+            rejection = self._check_token(request.headers.get("authorization", ""))
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _check_token(self, authorization: str) -> Response | None:
+        assert self.token is not None
+        scheme, _, given = authorization.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token):
+            return None
+        return JSONResponse(
+            {"error": "unauthorized", "error_description": "send Authorization: Bearer <token>"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="docs-mcp"'},
+        )
+
+
+def build_http_app(service: DocsService, settings: Settings) -> ASGIApp:
+    security = transport_security(settings)
+    # Stateless: any request can go to any process, and a restart drops no session.
+    app = build_server(service).streamable_http_app(
+        stateless_http=True,
+        host=settings.host,
+        transport_security=security,
+        max_request_body_size=MAX_REQUEST_BODY_BYTES,
+    )
+    return GuardMiddleware(app, security, settings.token)
+
+
+class _QuietClientDisconnects(logging.Filter):
+    """A client hanging up mid-upload is not a server error: the SDK logs it with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
+
+
+def serve_http(service: DocsService, settings: Settings) -> None:
     import uvicorn
 
-    server = build_server(service)
-    # Stateless: any request can go to any process, and a restart drops no session.
-    app = server.streamable_http_app(stateless_http=True, host=host)
-    uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="on")
+    check_exposure(settings)
+    logging.getLogger("mcp.server.streamable_http").addFilter(_QuietClientDisconnects())
+    app = build_http_app(service, settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")

@@ -192,7 +192,19 @@ class IndexStore:
     def _has(self, name: str) -> bool:
         return name in self._db.list_tables().tables
 
+    def _damaged(self, error: Exception) -> IndexStateError:
+        return IndexStateError(
+            f"the index at {self.uri} is damaged and cannot be read ({type(error).__name__}); "
+            f"rebuild it: delete that folder and run `docs-mcp index PATH --db {self.uri}`"
+        )
+
     def latest_publication(self) -> Publication | None:
+        try:
+            return self._latest_publication()
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+
+    def _latest_publication(self) -> Publication | None:
         if not self._has(PUBLICATIONS):
             return None
         rows = self._db.open_table(PUBLICATIONS).to_arrow().to_pylist()
@@ -226,13 +238,11 @@ class IndexStore:
             docs.checkout(publication.docs_version)
             chunks = self._db.open_table(CHUNKS)
             chunks.checkout(publication.chunks_version)
-            return Snapshot(publication, docs, chunks)
-        except (OSError, RuntimeError, ValueError) as error:
-            # LanceDB reports a missing table or data file as one of these.
-            raise IndexStateError(
-                f"the index at {self.uri} is damaged ({_first_line(error)}); rebuild it with "
-                f"`docs-mcp index PATH --db {self.uri}`, and if that fails too, delete the folder first"
-            ) from error
+            snapshot = Snapshot(publication, docs, chunks)
+            snapshot.check_readable()
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+        return snapshot
 
     @contextlib.contextmanager
     def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
@@ -282,6 +292,11 @@ class Snapshot:
         self._row_number = {chunk_id: n for n, chunk_id in enumerate(self._row_ids)}
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
         self._row_doc = np.array([self._doc_number[d] for d in self._row_doc_ids], dtype=np.int64)
+
+    def check_readable(self) -> None:
+        """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
+        self._docs.search().select(["body"]).limit(1).to_list()
+        self._chunks.search(_match("a"), query_type="fts").limit(1).to_list()
 
     @property
     def version(self) -> int:

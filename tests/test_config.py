@@ -164,3 +164,21 @@ def test_a_bad_environment_value_names_the_variable():
 def test_a_pyproject_named_explicitly_is_read_from_its_tool_table(tmp_path):
     pyproject = write(tmp_path / "pyproject.toml", '[project]\nname = "x"\n\n[tool.docs-mcp]\nport = 9500\n')
     assert Settings.load(pyproject, environ={}, cwd=Path("/")).port == 9500
+
+
+def test_allowed_hosts_and_origins_are_comma_separated_and_flags_replace_the_environment():
+    settings = Settings.from_env(
+        {"DOCS_MCP_ALLOWED_HOSTS": "docs.example.com:*, ,docs", "DOCS_MCP_ALLOWED_ORIGINS": "https://a.b"}
+    )
+    assert settings.allowed_hosts == ("docs.example.com:*", "docs")
+    assert settings.allowed_origins == ("https://a.b",)
+    flagged = settings.with_overrides(allowed_hosts=["x.example", "y.example,z.example"])
+    assert flagged.allowed_hosts == ("x.example", "y.example", "z.example")
+
+
+def test_the_token_and_the_unauthenticated_opt_out_come_from_the_environment():
+    settings = Settings.from_env({"DOCS_MCP_TOKEN": "t", "DOCS_MCP_ALLOW_UNAUTHENTICATED": "1"})
+    assert (settings.token, settings.allow_unauthenticated) == ("t", True)
+    assert Settings.from_env({}).token is None and not Settings.from_env({}).allow_unauthenticated
+    with pytest.raises(ConfigError, match="DOCS_MCP_ALLOW_UNAUTHENTICATED"):
+        Settings.from_env({"DOCS_MCP_ALLOW_UNAUTHENTICATED": "maybe"})
