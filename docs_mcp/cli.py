@@ -17,6 +17,9 @@ from docs_mcp import __version__
 from docs_mcp.config import Settings
 from docs_mcp.errors import DocsMcpError
 
+# `docs-mcp index` published the index but skipped files it could not read (listed on stderr).
+EXIT_SKIPPED_FILES = 2
+
 app = typer.Typer(
     name="docs-mcp",
     help="Index a folder of Markdown docs and serve it to AI assistants over MCP.",
@@ -149,6 +152,9 @@ def index(
         _print_json(report.as_dict())
     else:
         print_index_report(report)
+    if report.skipped:
+        # The index was published without them: a script should notice, a person has the list above.
+        raise typer.Exit(code=EXIT_SKIPPED_FILES)
 
 
 @app.command()
