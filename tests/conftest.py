@@ -23,6 +23,22 @@ from docs_mcp.indexer import index_corpus
 from docs_mcp.store import IndexStore
 
 MODEL = "all-MiniLM-L6-v2-int8"
+
+
+def initialize_request(client_name: str, request_id: int = 1) -> dict[str, object]:
+    """The JSON-RPC `initialize` a client sends first, for tests that speak the raw wire."""
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": client_name, "version": "0"},
+        },
+    }
+
+
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample-docs"
 
 

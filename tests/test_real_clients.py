@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import initialize_request
 from tests.test_transports import (
     DOCS_MCP,
     STARTUP_SECONDS,
@@ -164,16 +165,7 @@ def test_mcp_proxy_in_server_mode_does_no_host_check_unlike_docs_mcp_itself(
     http_server: str,  # noqa: F811
 ) -> None:
     # The documented caveat: a page on another origin (DNS rebinding) can reach a proxied server.
-    initialize = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "t", "version": "0"},
-        },
-    }
+    initialize = initialize_request("test_real_clients")
     headers = {"Host": "attacker.example", "Accept": "application/json, text/event-stream"}
     proxied = httpx.post(proxied_stdio_server, json=initialize, headers=headers, timeout=30)
     direct = httpx.post(f"{http_server}/mcp", json=initialize, headers=headers, timeout=30)

@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.conftest import initialize_request
 from tests.test_transports import (
     CALL_SECONDS,
     DOCS_MCP,
@@ -36,16 +37,7 @@ TOKEN = "s3cret-token-for-tests"
 ALLOWED_HOST = "docs.example.com"
 ALLOWED_ORIGIN = "https://app.example.com"
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test_security", "version": "0"},
-    },
-}
+INITIALIZE = initialize_request("test_security")
 
 
 def wait_until_listening(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

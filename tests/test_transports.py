@@ -29,6 +29,8 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
+from tests.conftest import initialize_request
+
 # Every test here starts at least one real server process and loads the real model.
 pytestmark = pytest.mark.slow
 
@@ -295,16 +297,7 @@ def test_stdio_stdout_carries_only_json_rpc_and_the_server_exits_when_stdin_clos
         wire = JsonRpcLines(process.stdout)
         send(
             process,
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "test_transports", "version": "0"},
-                },
-            },
+            initialize_request("test_transports"),
         )
         initialized = wire.response_to(1)
         assert initialized["result"]["protocolVersion"] == "2025-06-18", initialized
