@@ -327,6 +327,12 @@ def config_(
         typer.Option("--url", help="The HTTP server's MCP endpoint. [default: http://HOST:PORT/mcp]"),
     ] = None,
     name: Annotated[str, typer.Option("--name", help="The server's name in the client.")] = "docs",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", help="The HTTP server's bearer token, sent by the client. [env: DOCS_MCP_TOKEN]"
+        ),
+    ] = None,
     db: DbOption = None,
     model: ModelOption = None,
 ) -> None:
@@ -336,7 +342,7 @@ def config_(
     from docs_mcp.clients import client_config
     from docs_mcp.config import find_config
 
-    settings = _settings(db=db, model=model)
+    settings = _settings(db=db, model=model, token=token)
     source = find_config(_global_options.get("config"))
     snippet, note = client_config(client, settings, transport, url, name, source)
     typer.echo(snippet)

@@ -84,9 +84,10 @@ def docs_mcp_command() -> list[str]:
     return [str(python), "-m", "docs_mcp"]
 
 
-def proxy_command(url: str) -> tuple[str, list[str]]:
+def proxy_command(url: str, token: str | None = None) -> tuple[str, list[str]]:
     """mcp-proxy as a stdio server forwarding to `url`: installed mcp-proxy, else uvx, else pipx."""
-    proxy_args = ["--transport=streamablehttp", "--log-level=WARNING", url]
+    auth = ["--headers", "Authorization", f"Bearer {token}"] if token else []
+    proxy_args = ["--transport=streamablehttp", "--log-level=WARNING", *auth, url]
     if found := shutil.which("mcp-proxy"):
         return str(Path(found).absolute()), proxy_args
     if found := shutil.which("uvx"):
@@ -118,8 +119,10 @@ def server_entry(
         remote = url or f"http://{settings.host}:{settings.port}/mcp"
         if client.url_key is not None:
             entry = {client.url_key: remote}
+            if settings.token:
+                entry["headers"] = {"Authorization": f"Bearer {settings.token}"}
         else:
-            command, args = proxy_command(remote)
+            command, args = proxy_command(remote, settings.token)
             entry = {"command": command, "args": args}
     else:
         raise ConfigError(f"--transport {transport!r} is not supported; use stdio or http")
@@ -152,4 +155,6 @@ def client_config(
         )
     elif transport == "http" and client.url_key is None:
         note += " This client only launches stdio servers, so mcp-proxy forwards to the HTTP server."
+    if transport == "http" and settings.token:
+        note += " The snippet holds the server's bearer token: keep the file private."
     return snippet, note

@@ -18,6 +18,7 @@ import httpx
 import httpx2
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import initialize_request
@@ -25,7 +26,9 @@ from tests.test_transports import (
     CALL_SECONDS,
     DOCS_MCP,
     check_all_tools,
+    mcp_proxy,  # noqa: F401  (a fixture)
     pick_free_port,
+    run_all_tools,
     server_env,
     stop_process,
     tail,
@@ -211,3 +214,31 @@ def test_serving_on_a_non_loopback_address_without_a_token_refuses_to_start_in_o
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "--token" in lines[0] and "--allow-unauthenticated" in lines[0]
+
+
+def test_the_config_snippet_for_a_token_protected_server_works_through_mcp_proxy(
+    exposed_server: str,
+    mcp_proxy: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from docs_mcp.cli import app
+
+    monkeypatch.setenv("PATH", f"{mcp_proxy.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    url = f"{exposed_server}/mcp"
+    without = CliRunner().invoke(app, ["config", "claude-desktop", "--transport", "http", "--url", url])
+    entry = json.loads(without.stdout)["mcpServers"]["docs"]
+    assert "Authorization" not in entry["args"]
+
+    result = CliRunner().invoke(
+        app, ["config", "claude-desktop", "--transport", "http", "--url", url, "--token", TOKEN]
+    )
+    assert result.exit_code == 0, result.output
+    assert "keep the file private" in result.stderr
+    entry = json.loads(result.stdout)["mcpServers"]["docs"]
+    run_all_tools(StdioServerParameters(command=entry["command"], args=entry["args"]))
+    cursor = CliRunner().invoke(
+        app, ["config", "cursor", "--transport", "http", "--url", url, "--token", TOKEN]
+    )
+    assert json.loads(cursor.stdout)["mcpServers"]["docs"]["headers"] == {"Authorization": f"Bearer {TOKEN}"}
