@@ -15,7 +15,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import DocsMcpError
+from docs_mcp.errors import ConfigError, DocsMcpError
 
 # `docs-mcp index` published the index but skipped files it could not read (listed on stderr).
 EXIT_SKIPPED_FILES = 2
@@ -347,6 +347,47 @@ def config_(
     snippet, note = client_config(client, settings, transport, url, name, source)
     typer.echo(snippet)
     typer.echo(note, err=True)
+
+
+export_app = typer.Typer(help="Write the indexed docs in other formats.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("llms-txt")
+@_errors_to_exit_codes
+def export_llms_txt(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write llms.txt and llms-full.txt into.")
+    ] = Path("."),
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url", help="Prefix for page links, e.g. https://docs.example.com/ [default: source paths]"
+        ),
+    ] = None,
+    db: DbOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write llms.txt (an index of every page) and llms-full.txt (every page's Markdown)."""
+    from docs_mcp.search import DocsService
+
+    index, full = DocsService.from_settings(_settings(db=db), check_model=False).export(base_url)
+    written = {}
+    for name, text in (("llms.txt", index), ("llms-full.txt", full)):
+        target = out / name
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(
+                f"cannot write {target}: {error.strerror}; pass --out with a writable folder"
+            ) from None
+        written[name] = {"path": str(target.absolute()), "bytes": len(text.encode("utf-8"))}
+    if json_output:
+        _print_json(written)
+    else:
+        for info in written.values():
+            typer.echo(f"wrote {info['path']} ({info['bytes']:,} bytes)")
 
 
 @app.command()

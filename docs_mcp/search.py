@@ -18,13 +18,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from docs_mcp.config import Settings
 from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, NotFoundError
+from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.models import DocEntry, DocFolder, DocPage, DocTree, IndexInfo, SearchHit, SearchResult
 from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
 from docs_mcp.store import IndexStore, Snapshot
@@ -253,16 +254,7 @@ class DocsService:
         selected = _doc_ids_under(snapshot, prefix)
         rows = [snapshot.docs[d] for d in (selected if selected is not None else snapshot.docs)]
         rows.sort(key=_nav_key)
-        root = DocFolder(path="", title="Documentation")
-        folders: dict[str, DocFolder] = {"": root}
-        for row in rows[:limit]:
-            folder_path = row["id"].rpartition("/")[0]
-            _folder(folders, folder_path).docs.append(
-                DocEntry(
-                    id=row["id"], title=row["sidebar_label"] or row["title"], description=row["description"]
-                )
-            )
-        _title_folders(root, snapshot)
+        root = _navigation(snapshot, rows[:limit])
         truncated = len(rows) > limit
         note = None
         if truncated:
@@ -278,8 +270,52 @@ class DocsService:
             index_version=snapshot.version,
         )
 
+    # -- export --------------------------------------------------------------
+
+    def export(self, base_url: str | None = None) -> tuple[str, str]:
+        """Every page as `llms.txt` and `llms-full.txt`, in navigation order."""
+        snapshot = self.snapshot()
+        root = _navigation(snapshot, sorted(snapshot.docs.values(), key=_nav_key))
+        pages = [
+            ExportPage(
+                id=entry.id,
+                title=entry.title,
+                description=entry.description,
+                source_path=snapshot.docs[entry.id]["path"],
+                folder_title=folder.title if folder.path else "",
+            )
+            for folder in _walk(root)
+            for entry in folder.docs
+        ]
+        home = next((snapshot.docs[d] for d in ("index", "README") if d in snapshot.docs), None)
+        title = home["title"] if home else "Documentation"
+        summary = home["description"] if home else ""
+        return (
+            llms_txt(title, summary, pages, base_url),
+            llms_full_txt(pages, snapshot.body, base_url),
+        )
+
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _navigation(snapshot: Snapshot, rows: list[dict[str, Any]]) -> DocFolder:
+    """The folder tree of `rows` (already in navigation order), folders titled and ordered."""
+    root = DocFolder(path="", title="Documentation")
+    folders: dict[str, DocFolder] = {"": root}
+    for row in rows:
+        _folder(folders, row["id"].rpartition("/")[0]).docs.append(
+            DocEntry(id=row["id"], title=row["sidebar_label"] or row["title"], description=row["description"])
+        )
+    _title_folders(root, snapshot)
+    return root
+
+
+def _walk(folder: DocFolder) -> Iterator[DocFolder]:
+    """`folder`, then its subfolders depth first, in navigation order."""
+    yield folder
+    for child in folder.folders:
+        yield from _walk(child)
 
 
 def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
