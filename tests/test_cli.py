@@ -12,14 +12,14 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval", "config", "doctor"]
+COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval", "config", "doctor", "export"]
 
 
 def run(*args, **env):
     return runner.invoke(app, list(args), env=env or None)
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS)])
+@pytest.mark.parametrize("command", [[], *([c] for c in COMMANDS), ["export", "llms-txt"]])
 def test_every_command_has_help(command):
     result = run(*command, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
@@ -180,3 +180,8 @@ def test_index_exits_2_and_names_each_skipped_file_when_the_rest_was_published(c
     assert "skipped binary.md: binary content (NUL bytes)" in result.stderr
     listed = runner.invoke(app, ["list", "--db", str(tmp_path / "db"), "--json"])
     assert listed.exit_code == 0 and "guides/retries" in listed.stdout
+
+
+def test_the_help_lists_every_command():
+    listed = run("--help").output
+    assert all(command in listed for command in COMMANDS)
