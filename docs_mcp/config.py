@@ -25,7 +25,7 @@ import tomllib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ class Settings:
     # ones, which are always allowed; "host:*" / "http://host:*" allow any port.
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     allow_unauthenticated: bool = False
     log_level: str = DEFAULT_LOG_LEVEL
 

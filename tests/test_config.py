@@ -182,3 +182,8 @@ def test_the_token_and_the_unauthenticated_opt_out_come_from_the_environment():
     assert Settings.from_env({}).token is None and not Settings.from_env({}).allow_unauthenticated
     with pytest.raises(ConfigError, match="DOCS_MCP_ALLOW_UNAUTHENTICATED"):
         Settings.from_env({"DOCS_MCP_ALLOW_UNAUTHENTICATED": "maybe"})
+
+
+def test_the_token_never_appears_in_the_settings_repr():
+    settings = Settings.from_env({"DOCS_MCP_TOKEN": "very-secret-value"})
+    assert settings.token == "very-secret-value" and "very-secret-value" not in repr(settings)
