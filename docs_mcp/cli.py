@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -130,6 +131,14 @@ def index(
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="After indexing, keep watching the folder and re-index each change within about a "
+            "second, until Ctrl-C. Running servers pick up every new version.",
+        ),
+    ] = False,
 ) -> None:
     """Index (or re-index) a folder of Markdown files; only changed files are embedded again."""
     from docs_mcp.embed import FastEmbedder
@@ -152,9 +161,48 @@ def index(
         _print_json(report.as_dict())
     else:
         print_index_report(report)
+    if watch:
+        _watch(settings.corpus, store, embedder, json_output)
+        return
     if report.skipped:
         # The index was published without them: a script should notice, a person has the list above.
         raise typer.Exit(code=EXIT_SKIPPED_FILES)
+
+
+def _watch(corpus: Path, store: Any, embedder: Any, json_output: bool) -> None:
+    """Re-index on every change until Ctrl-C (or SIGTERM), one summary per run."""
+    import signal
+    import threading
+
+    from docs_mcp.indexer import IndexReport, watch_corpus
+
+    stopping = threading.Event()
+
+    def stop_on_signal(signum: int, frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop_on_signal)
+
+    def report(run: IndexReport) -> None:
+        if json_output:
+            typer.echo(json.dumps(run.as_dict(), ensure_ascii=False))
+        else:
+            counts = f"{len(run.added)} added, {len(run.changed)} changed, {len(run.removed)} removed"
+            typer.echo(
+                f"re-indexed: {counts}, {run.chunks_embedded} chunks embedded in {run.seconds:.1f} s; "
+                f"serving version {run.index_version}",
+                err=True,
+            )
+        for skipped in run.skipped:
+            typer.echo(f"skipped {skipped.path}: {skipped.reason}", err=True)
+
+    def failed(error: DocsMcpError) -> None:
+        typer.echo(f"error: {error} (still watching; the previous version keeps serving)", err=True)
+
+    typer.echo(f"watching {corpus} for changes; Ctrl-C to stop", err=True)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a person stops watching
+        watch_corpus(corpus, store, embedder, report, failed, stopping.is_set)
+    typer.echo("stopped watching", err=True)
 
 
 @app.command()

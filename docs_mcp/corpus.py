@@ -61,6 +61,25 @@ def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
             yield _read(path, relative, resolved_root)
 
 
+def corpus_fingerprint(root: Path) -> frozenset[tuple[str, int, int]]:
+    """(path, size, mtime) of every Markdown file `walk_corpus` would read: cheap to take
+    every second, and different whenever a file is added, removed or saved."""
+    resolved_root = resolve_root(root)
+    seen = set()
+    for folder, subfolders, files in os.walk(resolved_root, followlinks=False):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        for name in files:
+            if name.startswith(".") or not name.lower().endswith(MARKDOWN_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed while we looked, or a broken link: the next look settles it
+            seen.add((path.relative_to(resolved_root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return frozenset(seen)
+
+
 def _read(path: Path, relative: PurePosixPath, root: Path) -> SourceFile | Skipped:
     shown = str(relative)
     try:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from docs_mcp.chunking import chunk_document
-from docs_mcp.corpus import Skipped, SourceFile, walk_corpus
+from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
-from docs_mcp.errors import CorpusError
+from docs_mcp.errors import CorpusError, DocsMcpError
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.models import Chunk, ParsedDoc
 from docs_mcp.store import IndexStore
@@ -160,3 +160,38 @@ def _chunk_row(chunk: Chunk, vector: Any) -> dict[str, Any]:
         "end": chunk.end,
         "vector": vector,
     }
+
+
+# How often --watch looks at the corpus; a change is indexed once two looks agree,
+# so an editor's save-in-several-writes is indexed once, within about a second.
+WATCH_INTERVAL_SECONDS = 0.5
+
+
+def watch_corpus(
+    root: Path,
+    store: IndexStore,
+    embedder: Embedder,
+    on_report: Callable[[IndexReport], None],
+    on_error: Callable[[DocsMcpError], None],
+    stop: Callable[[], bool],
+    interval: float = WATCH_INTERVAL_SECONDS,
+) -> None:
+    """Re-index `root` whenever its files change, until `stop()` is true.
+
+    A run that fails (the corpus emptied, the index locked by another indexer) is
+    reported and the watch goes on: the previous version keeps serving meanwhile.
+    """
+    indexed = corpus_fingerprint(root)
+    while not stop():
+        time.sleep(interval)
+        current = corpus_fingerprint(root)
+        if current == indexed:
+            continue
+        time.sleep(interval)
+        if corpus_fingerprint(root) != current:
+            continue  # still being written: look again next round
+        indexed = current
+        try:
+            on_report(index_corpus(root, store, embedder))
+        except DocsMcpError as error:
+            on_error(error)

@@ -1,7 +1,9 @@
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +259,55 @@ def test_a_damaged_index_is_refused_with_the_fix_and_the_next_run_rebuilds_it(
     report = index_corpus(corpus, IndexStore(str(db)), fake_embedder)
     assert report.rebuilt and len(report.added) == SAMPLE_DOCS
     assert service(str(db), fake_embedder).search("retries").hits
+
+
+def wait_for(condition, seconds: float, what: str):
+    """Poll `condition` until it returns something truthy; fail after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {seconds} s waiting for {what}")
+
+
+@pytest.mark.slow
+def test_index_watch_reindexes_each_saved_change_and_a_running_service_serves_it(
+    corpus, tmp_path, model_cache, embedder
+):
+    db = str(tmp_path / "db")
+    env = dict(os.environ)  # conftest's isolated model cache and XDG folders
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "docs_mcp", "index", str(corpus), "--db", db, "--watch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        wait_for(lambda: IndexStore(db).latest_publication(), 120, "the first publication")
+        docs = DocsService(IndexStore(db), lambda: embedder, model=embedder.name, refresh_seconds=0)
+        assert not docs.search("quokka migration schedule").hits[0].doc_id.startswith("guides/quokka")
+
+        (corpus / "guides" / "quokka.md").write_text(
+            "# Quokka migration\n\nThe quokka migration schedule runs every spring.\n", encoding="utf-8"
+        )
+        hit = wait_for(
+            lambda: docs.search("quokka migration schedule").hits[0].doc_id == "guides/quokka",
+            60,
+            "the new page to be searchable",
+        )
+        assert hit and docs.snapshot().version == 2
+
+        (corpus / "guides" / "quokka.md").unlink()
+        wait_for(lambda: "guides/quokka" not in docs.snapshot().docs, 60, "the deleted page to disappear")
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        try:
+            _, stderr = watcher.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            raise
+    assert watcher.returncode == 0, stderr
+    assert "re-indexed: 1 added" in stderr and "stopped watching" in stderr and "Traceback" not in stderr
