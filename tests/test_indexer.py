@@ -303,7 +303,8 @@ def test_index_watch_reindexes_each_saved_change_and_a_running_service_serves_it
         (corpus / "guides" / "quokka.md").unlink()
         wait_for(lambda: "guides/quokka" not in docs.snapshot().docs, 60, "the deleted page to disappear")
     finally:
-        watcher.send_signal(signal.SIGINT)
+        # SIGTERM, as a service manager stops it (a shell's background job ignores SIGINT).
+        watcher.send_signal(signal.SIGTERM)
         try:
             _, stderr = watcher.communicate(timeout=30)
         except subprocess.TimeoutExpired:
