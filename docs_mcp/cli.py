@@ -18,7 +18,8 @@ from docs_mcp import __version__
 from docs_mcp.config import Settings
 from docs_mcp.errors import ConfigError, DocsMcpError
 
-# `docs-mcp index` published the index but skipped files it could not read (listed on stderr).
+# `docs-mcp index` published the index but skipped files it could not read, or (for a remote
+# source) pages it could not download (listed on stderr).
 EXIT_SKIPPED_FILES = 2
 
 app = typer.Typer(
@@ -125,8 +126,19 @@ def main(
 @_errors_to_exit_codes
 def index(
     path: Annotated[
+        str | None,
+        typer.Argument(
+            help="Folder of Markdown docs, or the http(s) URL of an llms.txt or sitemap.xml whose pages "
+            "are downloaded and indexed. [env: DOCS_MCP_CORPUS; default: docs-mcp's own docs]",
+            show_default=False,
+        ),
+    ] = None,
+    urls: Annotated[
         Path | None,
-        typer.Argument(help="Folder of Markdown docs. [env: DOCS_MCP_CORPUS; default: docs-mcp's own docs]"),
+        typer.Option(
+            "--urls",
+            help="A text file of page URLs, one per line, to download and index instead of a folder.",
+        ),
     ] = None,
     db: DbOption = None,
     model: ModelOption = None,
@@ -140,33 +152,69 @@ def index(
         ),
     ] = False,
 ) -> None:
-    """Index (or re-index) a folder of Markdown files; only changed files are embedded again."""
+    """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
+    links to; only changed files are embedded again (and only changed pages downloaded again)."""
     from docs_mcp.embed import FastEmbedder
+    from docs_mcp.remote import is_url, remote_source
 
-    settings = _settings(corpus=path, db=db, model=model)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model") as loader:
-        # The model loads while LanceDB is imported: a re-index is mostly start-up time.
-        loading = loader.submit(
-            FastEmbedder, settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
-        )
-        from docs_mcp.indexer import index_corpus
-        from docs_mcp.store import IndexStore
-        from docs_mcp.terminal import IndexProgress, print_index_report
+    source = None
+    if urls is not None or (path is not None and is_url(path)):
+        if urls is not None and path is not None:
+            raise ConfigError("pass either a folder or URL, or --urls FILE, not both")
+        if watch:
+            raise ConfigError(
+                "--watch works on a local folder only; to follow a remote source, run the same "
+                "docs-mcp index command again (for example from cron): only changed pages are downloaded"
+            )
+        source = remote_source(path, urls)
+    settings = _settings(corpus=None if source else path, db=db, model=model)
+    remote_sync = None
+    with contextlib.ExitStack() as stack:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model") as loader:
+            # The model loads while LanceDB is imported (and pages download): a re-index is
+            # mostly start-up time.
+            loading = loader.submit(
+                FastEmbedder,
+                settings.model,
+                settings.cache_dir,
+                threads=settings.embedding_threads_for_indexing,
+            )
+            if source is not None:
+                remote_sync, corpus = _sync_remote(source, settings, stack)
+            else:
+                corpus = settings.corpus
+            from docs_mcp.indexer import index_corpus
+            from docs_mcp.store import IndexStore
+            from docs_mcp.terminal import IndexProgress, print_index_report, print_sync_report
 
-        store = IndexStore(settings.db)
-        embedder = loading.result()
-    with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
-        report = index_corpus(settings.corpus, store, embedder, progress)
+            store = IndexStore(settings.db)
+            embedder = loading.result()
+        if remote_sync is not None and not json_output:
+            print_sync_report(remote_sync)
+        with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
+            report = index_corpus(corpus, store, embedder, progress)
     if json_output:
-        _print_json(report.as_dict())
+        result = report.as_dict()
+        if remote_sync is not None:
+            result["remote"] = remote_sync.as_dict()
+        _print_json(result)
     else:
         print_index_report(report)
     if watch:
         _watch(settings.corpus, store, embedder, json_output)
         return
-    if report.skipped:
+    if report.skipped or (remote_sync is not None and remote_sync.failed):
         # The index was published without them: a script should notice, a person has the list above.
         raise typer.Exit(code=EXIT_SKIPPED_FILES)
+
+
+def _sync_remote(source: Any, settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, Path]:
+    """Bring the source's local mirror up to date, and hold its lock until indexing is done."""
+    from docs_mcp.remote import RemoteLimits, mirror_dir, mirror_lock, pages_dir, sync_mirror
+
+    mirror = mirror_dir(settings.cache_dir, source)
+    stack.enter_context(mirror_lock(mirror))
+    return sync_mirror(source, mirror, RemoteLimits.from_settings(settings)), pages_dir(mirror)
 
 
 def _watch(corpus: Path, store: Any, embedder: Any, json_output: bool) -> None:

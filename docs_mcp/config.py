@@ -45,6 +45,14 @@ DEFAULT_LOG_LEVEL = "WARNING"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # How often a running server looks for a newly published index version.
 DEFAULT_REFRESH_SECONDS = 2.0
+# Bounds on `docs-mcp index URL` (remote.py): what one run may download, and how.
+DEFAULT_REMOTE_MAX_PAGE_BYTES = 2 * 1024 * 1024
+DEFAULT_REMOTE_MAX_LISTING_BYTES = 5 * 1024 * 1024
+DEFAULT_REMOTE_MAX_PAGES = 2000
+DEFAULT_REMOTE_TIMEOUT_SECONDS = 20.0
+DEFAULT_REMOTE_CONCURRENCY = 4
+DEFAULT_REMOTE_RETRIES = 3
+DEFAULT_REMOTE_MAX_REDIRECTS = 5
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
@@ -89,6 +97,16 @@ class Settings:
     token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     allow_unauthenticated: bool = False
     log_level: str = DEFAULT_LOG_LEVEL
+    # Remote docs (`docs-mcp index URL`, see corpus/guides/remote-docs.md).
+    remote_max_page_bytes: int = DEFAULT_REMOTE_MAX_PAGE_BYTES
+    remote_max_listing_bytes: int = DEFAULT_REMOTE_MAX_LISTING_BYTES
+    remote_max_pages: int = DEFAULT_REMOTE_MAX_PAGES
+    remote_timeout_seconds: float = DEFAULT_REMOTE_TIMEOUT_SECONDS
+    remote_concurrency: int = DEFAULT_REMOTE_CONCURRENCY
+    remote_retries: int = DEFAULT_REMOTE_RETRIES
+    remote_max_redirects: int = DEFAULT_REMOTE_MAX_REDIRECTS
+    # Hosts pages may come from besides the listing's own host ("*.example.com" allowed).
+    remote_allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -175,6 +193,7 @@ _NORMALISE: dict[str, Callable[[Any], Any]] = {
     "log_level": str.upper,
     "allowed_hosts": _flat_list,
     "allowed_origins": _flat_list,
+    "remote_allowed_hosts": _flat_list,
 }
 
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
@@ -183,6 +202,13 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "port": _at_least(1, 65535),
     "refresh_seconds": _at_least(0),
     "index_threads": _at_least(0),
+    "remote_max_page_bytes": _at_least(1),
+    "remote_max_listing_bytes": _at_least(1),
+    "remote_max_pages": _at_least(1),
+    "remote_timeout_seconds": _at_least(0.001),
+    "remote_concurrency": _at_least(1, 64),
+    "remote_retries": _at_least(0, 10),
+    "remote_max_redirects": _at_least(0, 20),
 }
 
 

@@ -3,6 +3,7 @@
     DocsMcpError                 base: a message that says what to do next
     ├── ConfigError              a bad option, path or setting
     ├── CorpusError              the corpus folder is missing or holds no Markdown
+    ├── RemoteError              a remote listing cannot be fetched or read (nothing changed)
     ├── ModelError               the embedding model is missing, corrupt or unreachable
     ├── IndexStateError          the index cannot be used as it is
     │   ├── IndexNotFoundError   nothing has been published yet
@@ -26,6 +27,10 @@ class ConfigError(DocsMcpError):
 
 
 class CorpusError(DocsMcpError):
+    pass
+
+
+class RemoteError(DocsMcpError):
     pass
 
 

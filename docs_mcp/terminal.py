@@ -17,6 +17,7 @@ from docs_mcp.config import Settings
 from docs_mcp.doctor import Check
 from docs_mcp.indexer import IndexReport, ProgressSink
 from docs_mcp.models import DocPage, IndexInfo, SearchResult
+from docs_mcp.remote import SyncReport
 from docs_mcp.render import render_page, render_search
 
 out = Console(highlight=False)
@@ -90,6 +91,22 @@ def print_index_report(report: IndexReport) -> None:
         err.print(f"skipped {skipped.path}: {skipped.reason}")
     for warning in report.warnings:
         err.print(f"warning: {warning}")
+
+
+def print_sync_report(sync: SyncReport) -> None:
+    """What `docs-mcp index URL` fetched, before the index report."""
+    out.print(
+        f"fetched {sync.source}: {sync.listed} pages listed, {len(sync.downloaded)} downloaded, "
+        f"{sync.unchanged} unchanged, {len(sync.removed)} removed, {len(sync.failed)} failed "
+        f"({sync.requests} requests, {sync.seconds:.1f} s)",
+        soft_wrap=True,
+    )
+    for failed in sync.failed:
+        err.print(f"failed {failed.path}: {failed.reason}", soft_wrap=True)
+    for ignored in sync.ignored:
+        err.print(f"ignored {ignored.path}: {ignored.reason}", soft_wrap=True)
+    for warning in sync.warnings:
+        err.print(f"warning: {warning}", soft_wrap=True)
 
 
 def print_search(result: SearchResult) -> None:
