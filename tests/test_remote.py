@@ -80,6 +80,10 @@ class Site:
         self.fail_first: dict[str, list[int]] = {}  # path -> statuses to answer before the page
         self.slow: set[str] = set()  # paths that answer only when `release` is set
         self.redirects: dict[str, str] = {}
+        self.held: set[str] = set()  # paths whose answers are held open a moment, to count overlap
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.overlap = threading.Condition()
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.requests: Counter[tuple[str, int]] = Counter()
@@ -126,6 +130,14 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 return
             if path in site.slow:
                 site.release.wait(timeout=30)  # bounded: the test sets it on teardown
+            if path in site.held:
+                with site.overlap:
+                    site.in_flight += 1
+                    site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                    site.overlap.notify_all()
+                    # Held until more requests overlap than allowed, or briefly: a bounded wait.
+                    site.overlap.wait_for(lambda: site.in_flight > 2, timeout=0.3)
+                    site.in_flight -= 1
             if path in site.redirects:
                 self._answer(302, headers={"Location": site.redirects[path], "Content-Length": "0"})
                 return
@@ -298,6 +310,17 @@ def test_a_slow_page_times_out_and_the_others_are_indexed(site, db):
         (f"{site.url}/docs/weather.md", "no complete answer within 0.5 s")
     ]
     assert report["added"] == 2
+
+
+def test_downloads_run_in_parallel_up_to_the_concurrency_limit(site, db):
+    paths = [f"docs/page-{n}.md" for n in range(6)]
+    for n, path in enumerate(paths):
+        site.put(f"/{path}", f"# Page {n}\n\nPage number {n} of the overlap test.\n")
+        site.held.add(f"/{path}")
+    site.put("/llms.txt", llms_txt(site, paths))
+    result = index(db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_CONCURRENCY="2")
+    assert result.exit_code == 0, result.output
+    assert site.most_in_flight == 2  # parallel, and never more than the limit
 
 
 def test_a_503_is_retried_after_retry_after_and_then_succeeds(site, db):
