@@ -360,6 +360,12 @@ def test_a_listing_that_fails_is_an_error_and_changes_nothing(site, db):
     assert search_ids(db, "humidity condensation closes the dome")[0] == "docs/weather"
 
 
+def test_a_server_that_refuses_connections_is_retried_then_reported(db, free_port):
+    result = index(db, f"http://127.0.0.1:{free_port}/llms.txt", DOCS_MCP_REMOTE_RETRIES="1")
+    assert result.exit_code == 1
+    assert "connection failed after 2 attempts (ConnectError); nothing was changed" in result.stderr
+
+
 def test_a_listing_that_is_a_web_page_is_refused(site, db):
     site.put("/", "<!doctype html><html><body>Home</body></html>", "text/html")
     result = index(db, site.url + "/")
