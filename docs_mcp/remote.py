@@ -56,7 +56,7 @@ FRONT_MATTER_KEY = "source_url"  # the page's URL, written into the mirrored fil
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError)
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
-_LINK = re.compile(r"\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -211,10 +211,12 @@ def parse_listing(text: str, base_url: str) -> tuple[str, list[str]]:
         kind = _local_name(root.tag)
         if kind not in ("urlset", "sitemapindex"):
             raise RemoteError(f"{base_url} is XML but not a sitemap (<{kind}>); pass a sitemap.xml")
+        # The <loc> of each <url> or <sitemap> entry (not, say, an image sitemap's <image:loc>).
         locs = [
-            urljoin(base_url, element.text.strip())
-            for element in root.iter()
-            if _local_name(element.tag) == "loc" and element.text and element.text.strip()
+            urljoin(base_url, loc.text.strip())
+            for entry in root
+            for loc in entry
+            if _local_name(loc.tag) == "loc" and loc.text and loc.text.strip()
         ]
         return kind, locs
     return "llms.txt", [urljoin(base_url, href) for href in _LINK.findall(text)]

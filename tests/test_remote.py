@@ -323,6 +323,15 @@ def test_downloads_run_in_parallel_up_to_the_concurrency_limit(site, db):
     assert site.most_in_flight == 2  # parallel, and never more than the limit
 
 
+def test_a_listing_longer_than_the_page_limit_is_cut_and_reported(site, db):
+    result = index(db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_MAX_PAGES="2")
+    assert result.exit_code == 2, result.output
+    report = as_json(result)
+    assert report["remote"]["listed"] == 2 and report["added"] == 2
+    assert "lists more than 2 pages; only the first 2 were fetched" in report["remote"]["failed"][0]["reason"]
+    assert site.count("/docs/weather.md", 200) == 0
+
+
 def test_a_503_is_retried_after_retry_after_and_then_succeeds(site, db):
     site.fail_first["/docs/install.md"] = [503, 429]
     site.fail_first["/llms.txt"] = [502]
@@ -466,6 +475,17 @@ def test_llms_txt_links_resolve_against_the_listing_url():
     kind, urls = parse_listing(text, "https://site.org/en/llms.txt")
     assert kind == "llms.txt"
     assert urls == ["https://site.org/en/a.md", "https://site.org/docs/b.md", "https://other.org/c.md"]
+
+
+def test_images_in_llms_txt_and_in_image_sitemaps_are_not_pages():
+    _, urls = parse_listing("- [A](a.md) ![logo](logo.png)\n", "https://site.org/llms.txt")
+    assert urls == ["https://site.org/a.md"]
+    sitemap = (
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:image="http://www.google.com/schemas/sitemap-image/1.1"><url><loc>https://site.org/a.md</loc>'
+        "<image:image><image:loc>https://site.org/a.png</image:loc></image:image></url></urlset>"
+    )
+    assert parse_listing(sitemap, "https://site.org/sitemap.xml") == ("urlset", ["https://site.org/a.md"])
 
 
 def test_sitemaps_with_entities_are_refused():
