@@ -146,7 +146,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self._answer(404, b"not found", {"Content-Length": "9"})
                 return
             validators = {"ETag": page.etag, "Last-Modified": page.last_modified}
-            if self.headers.get("If-None-Match") == page.etag or (
+            if not page.etag:
+                del validators["ETag"]
+            if (page.etag and self.headers.get("If-None-Match") == page.etag) or (
                 "If-None-Match" not in self.headers
                 and self.headers.get("If-Modified-Since") == page.last_modified
             ):
@@ -248,6 +250,16 @@ def test_a_reindex_downloads_only_changed_pages_and_drops_unlisted_ones(site, db
     assert "docs/weather" not in search_ids(db, "humidity condensation closes the dome")
     listed = runner.invoke(app, ["list", "--db", db, "--json"]).stdout
     assert "docs/weather" not in listed and "docs/install" in listed
+
+
+def test_a_server_without_etags_is_asked_with_if_modified_since(site, db):
+    for page in site.pages.values():
+        page.etag = ""
+    assert index(db, f"{site.url}/llms.txt").exit_code == 0
+    site.reset_counts()
+    report = as_json(index(db, f"{site.url}/llms.txt"))
+    assert (report["remote"]["unchanged"], report["remote"]["downloaded"]) == (3, 0)
+    assert site.count("/docs/weather.md", 304) == 1 and site.count("/docs/weather.md", 200) == 0
 
 
 def test_a_sitemap_index_is_followed_and_html_pages_fall_back_to_their_markdown(site, db):
