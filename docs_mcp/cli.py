@@ -155,10 +155,11 @@ def index(
     """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
     links to; only changed files are embedded again (and only changed pages downloaded again)."""
     from docs_mcp.embed import FastEmbedder
-    from docs_mcp.remote import is_url, remote_source
 
     source = None
-    if urls is not None or (path is not None and is_url(path)):
+    if urls is not None or (path is not None and "://" in path):
+        from docs_mcp.remote import remote_source  # httpx is imported only for a remote source
+
         if urls is not None and path is not None:
             raise ConfigError("pass either a folder or URL, or --urls FILE, not both")
         if watch:

@@ -94,10 +94,6 @@ class RemoteSource:
     urls: tuple[str, ...] = ()
 
 
-def is_url(argument: str) -> bool:
-    return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", argument))
-
-
 def remote_source(url: str | None = None, urls_file: Path | None = None) -> RemoteSource:
     """A listing URL, or a file with one URL per line (blank lines and # comments ignored)."""
     if url is not None:

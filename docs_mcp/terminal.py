@@ -6,7 +6,7 @@ import json
 import shutil
 import sys
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -17,8 +17,10 @@ from docs_mcp.config import Settings
 from docs_mcp.doctor import Check
 from docs_mcp.indexer import IndexReport, ProgressSink
 from docs_mcp.models import DocPage, IndexInfo, SearchResult
-from docs_mcp.remote import SyncReport
 from docs_mcp.render import render_page, render_search
+
+if TYPE_CHECKING:
+    from docs_mcp.remote import SyncReport  # imports httpx: only a remote index needs it
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
