@@ -563,7 +563,7 @@ def _read_manifest(mirror: Path, source: RemoteSource, report: SyncReport) -> di
         elif data.get("source") != source.key:
             problem = f"it belongs to {data.get('source')!r}"
         elif not isinstance(data.get("pages"), dict) or not all(
-            isinstance(e, dict) and isinstance(e.get("path"), str) for e in data["pages"].values()
+            _well_formed(url, entry) for url, entry in data["pages"].items()
         ):
             problem = "its pages are malformed"
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -573,6 +573,17 @@ def _read_manifest(mirror: Path, source: RemoteSource, report: SyncReport) -> di
         return None
     pages: dict[str, Any] = data["pages"]
     return pages
+
+
+def _well_formed(url: str, entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("path"), str)
+        and all(isinstance(entry.get(key), str | None) for key in _MANIFEST_TEXT_KEYS)
+    )
+
+
+_MANIFEST_TEXT_KEYS = ("fetched_url", "etag", "last_modified", "sha256", "fetched_at")
 
 
 def _write_manifest(mirror: Path, source: RemoteSource, entries: dict[str, Any]) -> None:

@@ -425,6 +425,35 @@ def test_a_corrupt_manifest_rebuilds_the_mirror_without_re_embedding(site, db):
     assert again["remote"]["unchanged"] == 3 and not again["remote"]["warnings"]
 
 
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        '{"format": "docs-mcp-remote-mirror/1", "source": "https://elsewhere.org/llms.txt", "pages": {}}',
+        '{"format": "docs-mcp-remote-mirror/1", "source": "SOURCE",'
+        ' "pages": {"PAGE": {"path": "docs/install.md", "etag": 7}}}',
+        "[1, 2, 3]",
+        "\u0000\xff",
+    ],
+    ids=["another source", "wrong types", "not an object", "binary"],
+)
+def test_a_foreign_or_malformed_manifest_is_rebuilt_never_a_traceback(site, db, manifest):
+    mirror = Path(as_json(index(db, f"{site.url}/llms.txt"))["remote"]["mirror"])
+    (mirror / "pages" / "stray.md").write_text("# Not listed\n", encoding="utf-8")
+    (mirror / "manifest.json").write_text(
+        manifest.replace("SOURCE", f"{site.url}/llms.txt").replace("PAGE", f"{site.url}/docs/install.md"),
+        encoding="latin-1",
+    )
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == 0, result.output
+    assert "the mirror was rebuilt" in as_json(result)["remote"]["warnings"][0]
+    assert not (mirror / "pages" / "stray.md").exists()
+    assert sorted(p.name for p in (mirror / "pages" / "docs").iterdir()) == [
+        "install.md",
+        "telescope.md",
+        "weather.md",
+    ]
+
+
 def test_redirects_stay_on_the_listing_host(site, db):
     port = site.url.rsplit(":", 1)[1]
     site.redirects["/docs/old.md"] = f"http://localhost:{port}/docs/install.md"
