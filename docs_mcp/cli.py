@@ -302,6 +302,33 @@ def search(
         print_search(result)
 
 
+@app.command()
+@_errors_to_exit_codes
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in a sentence.")],
+    passages: Annotated[
+        int, typer.Option("--passages", "-n", min=1, max=8, help="How many sections to answer from.")
+    ] = 4,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the passages that answer a question, each with its citation (ask_docs' extractive
+    answer: no model is asked from the command line)."""
+    from docs_mcp.ask import extractive, fit_answer, retrieve
+    from docs_mcp.budget import DEFAULT_MAX_TOKENS
+    from docs_mcp.search import DocsService
+
+    service = DocsService.from_settings(_settings(db=db, model=model))
+    result, text = fit_answer(
+        extractive(retrieve(service, question, passages, DEFAULT_MAX_TOKENS), None), DEFAULT_MAX_TOKENS
+    )
+    if json_output:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        typer.echo(text)
+
+
 @app.command("list")
 @_errors_to_exit_codes
 def list_(
