@@ -45,7 +45,8 @@ NO_SAMPLING_NOTE = (
 )
 NO_BACK_CHANNEL_NOTE = (
     "extractive answer: this connection cannot carry a request from the server to the client "
-    "(stateless HTTP on an older protocol revision), so no model was asked"
+    "(stateless HTTP before protocol revision 2026-07-28), so no model was asked; answer from the "
+    "passages and cite their ids"
 )
 TIMED_OUT_NOTE = "extractive answer: the client's model did not answer within {seconds:g} s"
 FAILED_NOTE = "extractive answer: sampling failed ({reason})"

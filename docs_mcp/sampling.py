@@ -98,14 +98,16 @@ async def answer(
     retrieval = await anyio.to_thread.run_sync(ask.retrieve, service, question, passages, max_tokens)
     if not retrieval.passages:
         return ask.extractive(retrieval, None)
+    version = ctx.protocol_version
+    input_required = version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION)
+    if not input_required and not ctx.session.can_send_request:
+        # Checked first: a stateless HTTP server does not know what the client declared.
+        return ask.extractive(retrieval, ask.NO_BACK_CHANNEL_NOTE)
     if not can_sample(ctx):
         return ask.extractive(retrieval, ask.NO_SAMPLING_NOTE)
     request = sampling_request(retrieval, max_tokens)
-    version = ctx.protocol_version
-    if version is not None and is_version_at_least(version, INPUT_REQUIRED_VERSION):
+    if input_required:
         return _answer_from_input(ctx, retrieval, request)
-    if not ctx.session.can_send_request:
-        return ask.extractive(retrieval, ask.NO_BACK_CHANNEL_NOTE)
     try:
         with anyio.fail_after(timeout):
             result = await ctx.session.send_request(

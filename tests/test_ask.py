@@ -410,3 +410,31 @@ def test_stdio_server_asks_the_clients_model_end_to_end(shared_db, mode):
     assert (
         len(model.requests) == 1 and "pip install skyline-queue" in model.requests[0].messages[0].content.text
     )
+
+
+# -- a real `docs-mcp serve --transport http` process (stateless) ------------------------------------
+
+
+@pytest.mark.slow
+def test_stateless_http_samples_on_2026_07_28_and_falls_back_on_the_handshake(shared_db, tmp_path):
+    """Stateless HTTP has no back-channel for a server-to-client request mid-call: a handshake-era
+    client gets passages and a note. The 2026-07-28 flow needs none: that client gets an answer."""
+    from tests.test_transports import pick_free_port, running_http_server
+
+    port = pick_free_port()
+    with running_http_server(shared_db, port, dict(os.environ), tmp_path / "server.log") as base_url:
+
+        async def conversation(mode):
+            model = DeterministicModel()
+            async with Client(
+                f"{base_url}/mcp", sampling_callback=model, mode=mode, read_timeout_seconds=CALL_SECONDS
+            ) as client:
+                return model, await client.call_tool("ask_docs", {"question": QUESTION})
+
+        modern_model, modern = run(lambda: conversation("auto"))
+        legacy_model, legacy = run(lambda: conversation("legacy"))
+
+    assert modern.structured_content["mode"] == "sampled" and len(modern_model.requests) == 1
+    assert modern.structured_content["unknown_citations"] == [UNKNOWN]
+    assert legacy.structured_content["mode"] == "extractive" and legacy_model.requests == []
+    assert "cannot carry a request from the server" in legacy.structured_content["note"]
