@@ -315,18 +315,17 @@ def ask(
 ) -> None:
     """Print the passages that answer a question, each with its citation (ask_docs' extractive
     answer: no model is asked from the command line)."""
-    from docs_mcp.ask import extractive, fit_answer, retrieve
+    from docs_mcp.ask import extractive, render_answer, retrieve
     from docs_mcp.budget import DEFAULT_MAX_TOKENS
     from docs_mcp.search import DocsService
 
     service = DocsService.from_settings(_settings(db=db, model=model))
-    result, text = fit_answer(
-        extractive(retrieve(service, question, passages, DEFAULT_MAX_TOKENS), None), DEFAULT_MAX_TOKENS
-    )
+    # The passages are sized as ask_docs sizes them by default; the output itself has no budget.
+    result = extractive(retrieve(service, question, passages, DEFAULT_MAX_TOKENS), None)
     if json_output:
         _print_json(result.model_dump(mode="json"))
     else:
-        typer.echo(text)
+        typer.echo(render_answer(result))
 
 
 @app.command("list")
