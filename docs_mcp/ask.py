@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from docs_mcp.budget import CHARS_PER_TOKEN, estimate_tokens
-from docs_mcp.errors import QuestionError
+from docs_mcp.errors import NotFoundError, QuestionError
 from docs_mcp.models import AskResult, Citation, ResponseSize
 from docs_mcp.search import MAX_QUERY_CHARS, DocsService
 
@@ -142,7 +142,10 @@ def retrieve(service: DocsService, question: str, count: int, max_tokens: int) -
     keep, each = passage_sizes(len(result.hits), passage_budget(max_tokens))
     passages = []
     for hit in result.hits[:keep]:
-        page = service.get_doc(hit.open_with, 0, max(PASSAGE_CHARS * 2, 1000))
+        try:
+            page = service.get_doc(hit.open_with, 0, max(PASSAGE_CHARS * 2, 1000))
+        except NotFoundError:  # gone in an index version published since the search: skip it
+            continue
         section = page.section_title
         heading = f"{page.title} > {section}" if section and section != page.title else page.title
         passages.append(
@@ -157,6 +160,15 @@ def retrieve(service: DocsService, question: str, count: int, max_tokens: int) -
     return Retrieval(question, tuple(passages), result.index_version, dropped=len(result.hits) - keep)
 
 
+def _attribute(value: str) -> str:
+    return value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _body(text: str) -> str:
+    """Passage text that cannot close its own tag early (a page could contain `</passage>`)."""
+    return re.sub(r"</?passage\b", lambda m: m.group(0).replace("<", "&lt;"), text, flags=re.IGNORECASE)
+
+
 # -- the sampling request -----------------------------------------------------------------------------
 
 
@@ -165,8 +177,8 @@ def user_message(retrieval: Retrieval) -> str:
     blocks = [f"Question: {retrieval.question}", "", "Passages:"]
     for number, passage in enumerate(retrieval.passages, 1):
         blocks.append(
-            f'\n<passage number="{number}" cite="{passage.citation}" title="{passage.heading}">\n'
-            f"{passage.text}\n</passage>"
+            f'\n<passage number="{number}" cite="{_attribute(passage.citation)}" '
+            f'title="{_attribute(passage.heading)}">\n{_body(passage.text)}\n</passage>'
         )
     blocks.append("\nAnswer the question from these passages only, citing their ids in square brackets.")
     return "\n".join(blocks)

@@ -116,8 +116,10 @@ async def answer(
                 metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
             )
     except TimeoutError:
+        log.info("no sampling reply within %g s; answering with passages", timeout)
         return ask.extractive(retrieval, ask.TIMED_OUT_NOTE.format(seconds=timeout))
     except MCPError as error:  # the user declined, or the client's model failed
+        log.info("sampling failed (%r); answering with passages", error.message)
         return ask.extractive(retrieval, ask.FAILED_NOTE.format(reason=_short(error.message)))
     except ValidationError:
         return ask.extractive(retrieval, ask.FAILED_NOTE.format(reason="the client's reply was malformed"))
