@@ -351,6 +351,32 @@ def search(
         print_search(result)
 
 
+@app.command()
+@_errors_to_exit_codes
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in a sentence.")],
+    passages: Annotated[
+        int, typer.Option("--passages", "-n", min=1, max=8, help="How many sections to answer from.")
+    ] = 4,
+    db: DbOption = None,
+    model: ModelOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Print the passages that answer a question, each with its citation (ask_docs' extractive
+    answer: no model is asked from the command line)."""
+    from docs_mcp.ask import extractive, render_answer, retrieve
+    from docs_mcp.budget import DEFAULT_MAX_TOKENS
+    from docs_mcp.search import DocsService
+
+    service = DocsService.from_settings(_settings(db=db, model=model))
+    # The passages are sized as ask_docs sizes them by default; the output itself has no budget.
+    result = extractive(retrieve(service, question, passages, DEFAULT_MAX_TOKENS), None)
+    if json_output:
+        _print_json(result.model_dump(mode="json"))
+    else:
+        typer.echo(render_answer(result))
+
+
 @app.command("list")
 @_errors_to_exit_codes
 def list_(

@@ -9,7 +9,8 @@
     │   ├── IndexNotFoundError   nothing has been published yet
     │   ├── ModelMismatchError   the index was built with another embedding model
     │   └── IndexLockedError     another indexer is writing
-    └── NotFoundError            an unknown doc id or section anchor
+    ├── NotFoundError            an unknown doc id or section anchor
+    └── QuestionError            ask_docs / docs-mcp ask got no question
 
 The CLI prints the message of any of these on one line and exits 1; the MCP
 server turns them into tool errors the assistant can read and act on.
@@ -58,3 +59,7 @@ class NotFoundError(DocsMcpError):
     def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
         super().__init__(message)
         self.suggestions = suggestions or []
+
+
+class QuestionError(DocsMcpError):
+    pass

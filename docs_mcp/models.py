@@ -8,6 +8,7 @@ output schema and clients get structured results.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -153,6 +154,34 @@ class DocTree(BaseModel):
     listed_docs: int
     truncated: bool
     note: str | None = None
+    index_version: int
+    size: ResponseSize | None = None
+
+
+AskMode = Literal["sampled", "extractive"]
+
+
+class Citation(BaseModel):
+    id: str = Field(description="The passage's id (doc id#anchor); pass it to get_doc to read the section.")
+    title: str = Field(description="Page title > section title.")
+    snippet: str = Field(description="The start of the passage; empty when cut to fit max_tokens.")
+
+
+class AskResult(BaseModel):
+    question: str
+    mode: AskMode = Field(
+        description="'sampled': written by the client's own model from the passages; "
+        "'extractive': the passages themselves (no model was asked, or it failed)."
+    )
+    answer: str
+    citations: list[Citation] = Field(
+        description="Passages the answer cites (sampled) or consists of (extractive), in order."
+    )
+    unknown_citations: list[str] = Field(
+        description="Citations in a sampled answer that name none of the passages: unverified."
+    )
+    note: str | None = Field(default=None, description="Why the answer is extractive, or what was cut.")
+    model: str | None = Field(default=None, description="The model the client sampled, when it said.")
     index_version: int
     size: ResponseSize | None = None
 

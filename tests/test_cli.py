@@ -12,7 +12,7 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "list", "get", "status", "eval", "config", "doctor", "export"]
+COMMANDS = ["index", "serve", "search", "ask", "list", "get", "status", "eval", "config", "doctor", "export"]
 
 
 def run(*args, **env):
@@ -38,6 +38,20 @@ def test_index_then_search_list_get_and_status(corpus, tmp_path):
     found = run("search", "install with pip", "--db", db, "--json")
     assert json.loads(found.output)["hits"][0]["doc_id"] == "guides/installation"
     assert "id: guides/installation" in run("search", "install with pip", "--db", db).output
+
+    asked = run("ask", "How do I install with pip?", "--db", db, "-n", "2")
+    assert asked.exit_code == 0, asked.output
+    assert asked.output.startswith("The most relevant documentation passages")
+    assert (
+        "[guides/installation#install-with-pip]" in asked.output
+        and "pip install skyline-queue" in asked.output
+    )
+    answer = json.loads(run("ask", "How do I install with pip?", "--db", db, "--json").output)
+    assert answer["mode"] == "extractive" and len(answer["citations"]) == 4 and answer["note"] is None
+    blank = run("ask", "  ", "--db", db)
+    assert (
+        blank.exit_code == 1 and "the question is empty" in blank.output and "Traceback" not in blank.output
+    )
 
     listed = run("list", "--db", db)
     assert "- Installation [guides/installation]" in listed.output
