@@ -3,6 +3,8 @@
     DocsMcpError                 base: a message that says what to do next
     ├── ConfigError              a bad option, path or setting
     ├── CorpusError              the corpus folder is missing or holds no Markdown
+    │   └── SourceFormatError    one source file cannot be converted (a malformed notebook);
+    │                            the indexer reports that file as skipped and goes on
     ├── ModelError               the embedding model is missing, corrupt or unreachable
     ├── IndexStateError          the index cannot be used as it is
     │   ├── IndexNotFoundError   nothing has been published yet
@@ -26,6 +28,10 @@ class ConfigError(DocsMcpError):
 
 
 class CorpusError(DocsMcpError):
+    pass
+
+
+class SourceFormatError(CorpusError):
     pass
 
 
