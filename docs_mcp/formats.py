@@ -221,7 +221,7 @@ def _admonitions(prose: str) -> str:
             if title.startswith("[") and title.endswith("]"):
                 title = title[1:-1].strip()  # Docusaurus 3: :::note[Title]
             label = opened["kind"].capitalize()
-            lines += [f"**{label}: {title}**" if title else f"**{label}:**", ""]
+            lines += ["", f"**{label}: {title}**" if title else f"**{label}:**", ""]
         elif _ADMONITION_CLOSE.match(line):
             lines.append("")
         else:
