@@ -104,6 +104,8 @@ def notebook_to_markdown(text: str) -> str:
         raise SourceFormatError(
             f"not a valid notebook: JSON error at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:
+        raise SourceFormatError("not a valid notebook: JSON nested too deeply") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         if isinstance(notebook, dict) and "worksheets" in notebook:
             raise SourceFormatError(
@@ -235,44 +237,42 @@ _LABEL = re.compile(r"""\b(?:label|title)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 def _unwrap_jsx(prose: str) -> str:
     """Tags removed (their text kept), {expressions} removed, inline code left alone."""
-    out = []
+    spans = code_spans(prose)
+    pairs = _jsx_pairs(prose, spans)
+    out: list[str] = []
     i = 0
     while i < len(prose):
+        special = _JSX_SPECIAL.search(prose, i)
+        if special is None:
+            out.append(prose[i:])
+            break
+        if special.start() > i:
+            out.append(prose[i : special.start()])
+            i = special.start()
         char = prose[i]
-        if char == "`":
-            run = re.match(r"`+", prose[i:])[0]  # type: ignore[index]
-            end = prose.find(run, i + len(run))
-            stop = i + len(run) if end < 0 else end + len(run)
-            out.append(prose[i:stop])
-            i = stop
-        elif char == "\\" and i + 1 < len(prose):
+        if i in spans:
+            out.append(prose[i : spans[i]])
+            i = spans[i]
+        elif char == "\\":
             out.append(prose[i : i + 2])
             i += 2
-        elif char == "<" and (prose.startswith("<>", i) or prose.startswith("</>", i)):
+        elif prose.startswith(("<>", "</>"), i):  # a fragment: only its children matter
             i += 2 if prose.startswith("<>", i) else 3
-        elif char == "<" and (tag := _TAG_START.match(prose, i)) and tag["name"]:
-            end = _scan(prose, tag.end(), ">")
-            if end < 0:
-                out.append(char)
-                i += 1
-                continue
-            attributes = prose[tag.end() : end]
-            label = _LABEL.search(attributes) if not tag["close"] else None
-            i = end + 1
+        elif i in pairs and char == "<":
+            tag = _TAG_START.match(prose, i)
+            attributes = prose[tag.end() : pairs[i]] if tag else ""
+            label = _LABEL.search(attributes) if tag and not tag["close"] else None
+            i = pairs[i] + 1
             if label and not attributes.rstrip().endswith("/"):
-                # A tab's or a details' label: a paragraph of its own when the tag is on its own line.
-                own_line = not prose[i:].split("\n", 1)[0].strip()
+                # A tab's or a details' label: a paragraph of its own when the tag ends its line.
+                line_end = prose.find("\n", i)
+                own_line = not prose[i : line_end if line_end >= 0 else len(prose)].strip()
                 out.append(f"**{label[1] or label[2]}**" + ("\n" if own_line else " "))
             else:
                 _close_gap(out, prose, i)
-        elif char == "{":
-            end = _scan(prose, i + 1, "}")
-            if end < 0:
-                out.append(char)
-                i += 1
-                continue
-            text = _expression_text(prose[i + 1 : end])
-            i = end + 1
+        elif i in pairs and char == "{":
+            text = _expression_text(prose[i + 1 : pairs[i]])
+            i = pairs[i] + 1
             if text:
                 out.append(text)
             else:
@@ -283,30 +283,74 @@ def _unwrap_jsx(prose: str) -> str:
     return "".join(out)
 
 
+_JSX_SPECIAL = re.compile(r"[`\\<{]")
+_PAIR_SPECIAL = re.compile(r"""[`\\<{}>"']""")
+
+
+def _jsx_pairs(prose: str, spans: dict[int, int]) -> dict[int, int]:
+    """Where each `{` and each tag's `<` closes, in one pass: braces nest, quoted strings in
+    expressions and attributes are skipped, inline code is opaque. Unclosed ones are left out."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    unclosed_quotes: set[str] = set()
+    i = 0
+    while (special := _PAIR_SPECIAL.search(prose, i)) is not None:
+        i = special.start()
+        char = prose[i]
+        if i in spans:
+            i = spans[i]
+            continue
+        if char == "\\":
+            i += 2
+            continue
+        if (
+            char in "\"'"
+            and stack
+            and char not in unclosed_quotes
+            and (prose[stack[-1]] == "{" or prose[i - 1] in "= ")
+        ):
+            end = prose.find(char, i + 1)
+            if end >= 0:
+                i = end + 1
+                continue
+            unclosed_quotes.add(char)  # none further on: no need to look again
+        if char == "{" or (char == "<" and (tag := _TAG_START.match(prose, i)) and tag["name"]):
+            stack.append(i)
+        elif stack and prose[stack[-1]] + char in ("{}", "<>"):
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def code_spans(text: str) -> dict[int, int]:
+    """Start -> end (exclusive) of each inline code span: a run of backticks closed by the next
+    run of the same length, as CommonMark pairs them. Linear in the text, whatever it holds."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    following: dict[int, int] = {}
+    last_of_length: dict[int, int] = {}
+    for k in range(len(runs) - 1, -1, -1):
+        length = runs[k][1] - runs[k][0]
+        if length in last_of_length:
+            following[k] = last_of_length[length]
+        last_of_length[length] = k
+    spans: dict[int, int] = {}
+    k = 0
+    while k < len(runs):
+        if k in following:
+            spans[runs[k][0]] = runs[following[k]][1]
+            k = following[k] + 1
+        else:
+            k += 1
+    return spans
+
+
 def _close_gap(out: list[str], prose: str, i: int) -> None:
     """After removing something between two spaces (`a <br/> b`), keep one space, not two."""
     if out and out[-1].endswith(" ") and (i >= len(prose) or prose[i] in " \t.,;:!?)"):
         out[-1] = out[-1][:-1]
-
-
-def _scan(text: str, start: int, closer: str) -> int:
-    """Index of `closer` at brace depth 0 from `start`, skipping quoted strings; -1 if none."""
-    depth = 0
-    quote = ""
-    for i in range(start, len(text)):
-        char = text[i]
-        if quote:
-            if char == quote and text[i - 1] != "\\":
-                quote = ""
-        elif char in "\"'`" and (closer == "}" or depth > 0 or text[i - 1] in "= "):
-            quote = char
-        elif char == "{":
-            depth += 1
-        elif char == "}" and depth > 0:
-            depth -= 1
-        elif char == closer and depth == 0:
-            return i
-    return -1
 
 
 def _expression_text(expression: str) -> str:
@@ -331,9 +375,8 @@ def _tidy(text: str) -> str:
 
 _DIRECTIVE = re.compile(r"^\{(?P<name>[\w:.+-]+)\}[ \t]*(?P<argument>.*)$")
 _COLON_OPEN = re.compile(r"^ {0,3}(?P<fence>:{3,})\{(?P<name>[\w:.+-]+)\}[ \t]*(?P<argument>.*)$")
-_ROLE_OR_CODE = re.compile(
-    r"\{(?P<role>[\w:.+-]+)\}(?P<ticks>`+)(?P<text>.+?)(?P=ticks)|(?P<code>`+).*?(?P=code)"
-)
+_ROLE_NAME = re.compile(r"\{(?P<role>[\w:.+-]+)\}$")
+MAX_NESTING = 16
 _TARGET = re.compile(r"^ {0,3}\([\w:.+-]+\)=[ \t]*$")
 
 ADMONITIONS = frozenset(
@@ -392,7 +435,33 @@ def uses_myst(text: str) -> bool:
 
 
 def _has_role(line: str) -> bool:
-    return any(m["role"] for m in _ROLE_OR_CODE.finditer(line))
+    return bool(_roles(line))
+
+
+def _roles(line: str) -> list[tuple[int, int, str]]:
+    """(start, end, text) of each {role}`text` in a line; inline code stays what it is."""
+    if "}`" not in line:
+        return []
+    found: list[tuple[int, int, str]] = []
+    for start, end in code_spans(line).items():
+        role = _ROLE_NAME.search(line, max(0, start - 64), start)
+        if role and (not found or role.start() >= found[-1][1]):
+            ticks = _tick_count(line, start)
+            found.append((role.start(), end, _role_text(role["role"], line[start + ticks : end - ticks])))
+    return found
+
+
+def _tick_count(line: str, start: int) -> int:
+    run = _BACKTICKS.match(line, start)
+    return len(run[0]) if run else 0
+
+
+def _replace_roles(line: str) -> str:
+    parts, last = [], 0
+    for start, end, text in _roles(line):
+        parts += [line[last:start], text]
+        last = end
+    return "".join(parts) + line[last:] if parts else line
 
 
 def myst_to_markdown(text: str) -> str:
@@ -415,7 +484,9 @@ def _fence_end(lines: list[str], start: int, fence: str) -> int:
     return min(end, len(lines) - 1)
 
 
-def _myst_body(body: str) -> str:
+def _myst_body(body: str, depth: int = 0) -> str:
+    if depth > MAX_NESTING:
+        return body  # deeper than any real page: left as written rather than recursed into
     lines = body.split("\n")
     out: list[str] = []
     i = 0
@@ -427,17 +498,17 @@ def _myst_body(body: str) -> str:
             if directive:
                 closed = end > i and _closes(lines[end], fence["fence"])
                 inner = lines[i + 1 : end] if closed else lines[i + 1 : end + 1]
-                out.extend(_directive(directive["name"], directive["argument"].strip(), inner))
+                out.extend(_directive(directive["name"], directive["argument"].strip(), inner, depth))
             else:
                 out.extend(lines[i : end + 1])
             i = end + 1
         elif opened := _COLON_OPEN.match(line):
             end = _colon_end(lines, i, opened["fence"])
-            out.extend(_directive(opened["name"], opened["argument"].strip(), lines[i + 1 : end]))
+            out.extend(_directive(opened["name"], opened["argument"].strip(), lines[i + 1 : end], depth))
             i = end + 1
         else:
             if not _TARGET.match(line) and not line.startswith("%"):
-                out.append(_ROLE_OR_CODE.sub(_role_text, line))
+                out.append(_replace_roles(line))
             i += 1
     return "\n".join(out)
 
@@ -460,7 +531,7 @@ def _colon_end(lines: list[str], start: int, colons: str) -> int:
     return len(lines)
 
 
-def _directive(name: str, argument: str, lines: list[str]) -> list[str]:
+def _directive(name: str, argument: str, lines: list[str], depth: int) -> list[str]:
     options, body = _directive_options(lines)
     kind = name.split(":")[-1].lower()
     if kind in CODE_DIRECTIVES:
@@ -473,7 +544,7 @@ def _directive(name: str, argument: str, lines: list[str]) -> list[str]:
     if kind == "math":
         math = "\n".join(body).strip("\n")
         return ["", "```math", math, "```", ""]
-    inner = _myst_body("\n".join(body)).strip("\n")
+    inner = _myst_body("\n".join(body), depth + 1).strip("\n")
     if kind in ADMONITIONS:
         label = kind.capitalize() if kind != "seealso" else "See also"
         if kind == "admonition" or kind == "dropdown":
@@ -530,13 +601,12 @@ _CODE_ROLES = frozenset(
 )
 
 
-def _role_text(match: re.Match[str]) -> str:
-    if match["code"]:
-        return match[0]
-    name, text = match["role"].split(":")[-1], match["text"]
-    explicit = re.fullmatch(r"(?s)(.*?)\s*<[^<>]+>", text)
-    if explicit and explicit[1]:
-        text = explicit[1]  # {ref}`Label <target>` -> Label
+def _role_text(name: str, text: str) -> str:
+    name = name.split(":")[-1]
+    stripped = text.rstrip()
+    target = stripped.rfind("<") if stripped.endswith(">") else -1
+    if target > 0 and stripped[:target].strip():
+        text = stripped[:target].rstrip()  # {ref}`Label <target>` -> Label
     elif text.startswith("~"):
         text = text[1:].rsplit(".", 1)[-1]  # {py:func}`~pkg.mod.f` shows f
     text = text.lstrip("!")

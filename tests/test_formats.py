@@ -6,6 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mcp import Client
 from typer.testing import CliRunner
 
@@ -268,6 +270,42 @@ def test_myst_directives_nest_and_a_code_fence_inside_a_colon_fence_stays_whole(
         "**Tip: Rainy days**\n\nStretch the plan:\n```bash\necho ':::'\n```\n\n"
         "**Note:**\n\nInner.\n\nAfter.\n"
     )
+
+
+# -- hostile input ---------------------------------------------------------------------------
+
+PATHOLOGICAL = {
+    "a line of backticks": ("`" * 200_000, ".md"),
+    "role-like runs": ("{a}`" * 50_000, ".md"),
+    "unclosed directives": (":::{note}\n" * 20_000 + "```{tip}\n" * 20_000, ".md"),
+    "unclosed braces": ("{" * 200_000, ".mdx"),
+    "unclosed tags and quotes": ("<a {'" * 50_000, ".mdx"),
+    "deeply nested notebook JSON": ("[" * 100_000 + "]" * 100_000, ".ipynb"),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("text", "suffix"), PATHOLOGICAL.values(), ids=PATHOLOGICAL.keys())
+def test_pathological_sources_convert_in_bounded_time_or_fail_as_a_format_error(text, suffix):
+    try:
+        converted = to_markdown(text, suffix)
+    except SourceFormatError as error:
+        assert suffix == ".ipynb" and "nested too deeply" in str(error)
+    else:
+        assert len(converted) <= len(text) + 100
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="`{}<>:/\\'\"\n =~aT#*!()[]", max_size=200), st.sampled_from(SOURCE_SUFFIXES))
+def test_any_text_converts_or_is_reported_as_a_format_error(text, suffix):
+    try:
+        converted = to_markdown(text, suffix)
+    except SourceFormatError:
+        assert suffix == ".ipynb"
+    else:
+        assert isinstance(converted, str)
+        if suffix in (".md", ".markdown") and not uses_myst(text):
+            assert converted == text
 
 
 # -- the corpus walk, the watcher's fingerprint and the indexer -----------------------------
