@@ -127,7 +127,8 @@ def notebook_to_markdown(text: str) -> str:
             if output:
                 fence = _fence_for(output)
                 parts.append(f"{fence}output\n{output}\n{fence}")
-    return "\n\n".join(parts) + "\n" if parts else ""
+    markdown = "\n\n".join(parts) + "\n" if parts else ""
+    return markdown.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _kernel_language(metadata: Any) -> str:
@@ -162,7 +163,9 @@ def _text_output(outputs: Any) -> str:
             data = output.get("data")
             if isinstance(data, dict):
                 texts.append(_joined(data.get("text/plain")))
-    text = _ANSI.sub("", "".join(t if t.endswith("\n") else t + "\n" for t in texts if t)).strip("\n")
+    text = _ANSI.sub("", "".join(t if t.endswith("\n") else t + "\n" for t in texts if t))
+    # A progress bar rewrites its line with carriage returns: keep what it showed last.
+    text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n")).strip("\n")
     if not text.strip():
         return ""
     lines = text.split("\n")

@@ -100,6 +100,12 @@ def test_short_text_outputs_are_kept_as_output_fences_and_images_html_and_errors
     assert converted == "```python\nrun()\n```\n\n```output\nloaded 3 rows\n   a\n0  1\n```\n"
 
 
+def test_a_progress_bar_output_keeps_only_what_it_showed_last():
+    bar = stream("epoch 1:  10%|#         |\repoch 1: 100%|##########|\nloss 0.12\r\n")
+    converted = to_markdown(notebook(code_cell("train()", [bar])), ".ipynb")
+    assert converted.endswith("```output\nepoch 1: 100%|##########|\nloss 0.12\n```\n")
+
+
 def test_long_outputs_are_capped_in_lines_and_characters_and_marked_truncated():
     many_lines = to_markdown(
         notebook(code_cell("go()", [stream("".join(f"step {i}\n" for i in range(100)))])), ".ipynb"
