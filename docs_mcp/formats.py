@@ -211,10 +211,19 @@ def _mdx_prose(lines: list[str]) -> list[str]:
             in_esm = bool(line.strip())  # an import/export block runs to the next blank line
             continue
         kept.append(line)
-    prose = _admonitions("\n".join(kept))
+    prose = _admonitions(_drop_html_comments("\n".join(kept)))
     prose = _unwrap_jsx(prose)
     # Text that sat indented inside a component would read as an indented code block.
     return [textwrap.dedent(block) for block in re.split(r"(?<=\n)(?=[ \t]*\n)", prose)]
+
+
+def _drop_html_comments(prose: str) -> str:
+    """`<!-- truncate -->` and other HTML comments (MDX 1 allowed them) are not text."""
+    parts, i = [], 0
+    while (start := prose.find("<!--", i)) >= 0 and (end := prose.find("-->", start + 4)) >= 0:
+        parts.append(prose[i:start])
+        i = end + 3
+    return "".join(parts) + prose[i:]
 
 
 def _admonitions(prose: str) -> str:

@@ -187,7 +187,7 @@ def test_mdx_self_closing_components_and_expressions_are_dropped_and_string_lite
     text = (
         "Before <Figure src={require('./a.png').default} alt=\"a > b\" /> after.\n\n"
         "Needs Python {props.version} or later,{' '}really.\n\n"
-        "{/* a comment */}\n\n"
+        "{/* a comment */}\n\n<!-- truncate -->\n\n"
         "Keep `{literal}` and `<Tag />` in code, and \\{escaped}.\n"
     )
     assert to_markdown(text, ".mdx") == (
@@ -286,6 +286,7 @@ PATHOLOGICAL = {
     "unclosed directives": (":::{note}\n" * 20_000 + "```{tip}\n" * 20_000, ".md"),
     "unclosed braces": ("{" * 200_000, ".mdx"),
     "unclosed tags and quotes": ("<a {'" * 50_000, ".mdx"),
+    "unclosed comments": ("<!-- x" * 50_000, ".mdx"),
     "deeply nested notebook JSON": ("[" * 100_000 + "]" * 100_000, ".ipynb"),
 }
 
