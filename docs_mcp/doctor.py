@@ -197,7 +197,7 @@ def check_corpus(settings: Settings) -> Check:
             "point the corpus at a folder of Markdown files",
         )
     counts = ", ".join(f"{by_suffix[s]} {s}" for s in SOURCE_SUFFIXES if by_suffix[s])
-    return ok("corpus", f"{corpus}: {pages} Markdown files ({counts})")
+    return ok("corpus", f"{corpus}: {pages} pages ({counts})")
 
 
 def check_index(settings: Settings) -> Check:

@@ -364,7 +364,7 @@ def test_index_exits_2_naming_a_malformed_notebook_and_doctor_counts_pages_by_su
 
     doctor = runner.invoke(app, ["doctor", "--db", shared_db, "--json"], env={"DOCS_MCP_CORPUS": str(corpus)})
     check = next(c for c in json.loads(doctor.stdout) if c["name"] == "corpus")
-    assert check["detail"] == f"{corpus}: 5 Markdown files (2 .md, 1 .mdx, 2 .ipynb)"
+    assert check["detail"] == f"{corpus}: 5 pages (2 .md, 1 .mdx, 2 .ipynb)"
 
 
 # -- end to end: the real model, through the in-memory MCP client ---------------------------
