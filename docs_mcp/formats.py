@@ -549,6 +549,8 @@ def _directive(name: str, argument: str, lines: list[str], depth: int) -> list[s
     if kind in CODE_DIRECTIVES:
         code = "\n".join(body).strip("\n")
         language = argument.split()[0] if argument else str(options.get("language", ""))
+        if language.lower().startswith("ipython"):
+            language = "python"  # Jupyter Book's {code-cell} ipython3: the same tag notebooks get
         fence = _fence_for(code)
         return ["", f"{fence}{language}", code, fence, ""]
     if kind in DROPPED_DIRECTIVES:

@@ -248,7 +248,7 @@ def test_myst_code_directives_become_code_fences_with_their_language():
         "```{code-block} python\n:linenos:\n:caption: Sizing\nsize_crew(rate=42)\n```\n\n"
         "```{code-cell} ipython3\n---\ntags: [hide-input]\n---\nprint(1)\n```\n"
     )
-    assert to_markdown(text, ".md") == "```python\nsize_crew(rate=42)\n```\n\n```ipython3\nprint(1)\n```\n"
+    assert to_markdown(text, ".md") == "```python\nsize_crew(rate=42)\n```\n\n```python\nprint(1)\n```\n"
 
 
 def test_myst_structural_directives_and_targets_are_dropped():
