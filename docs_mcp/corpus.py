@@ -1,8 +1,9 @@
 """The only code that reads source files: walk a corpus root, confined to it.
 
-Yields each Markdown file's doc id and text, and reports (never raises on)
-files it will not read: links that lead outside the root, non-UTF-8 or binary
-content, files too large to be documentation.
+Yields each source file's doc id and its text as Markdown (docs_mcp/formats.py
+converts MDX, notebooks and MyST), and reports (never raises on) files it will
+not read: links that lead outside the root, non-UTF-8 or binary content, files
+too large to be documentation, notebooks that are not valid JSON.
 """
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from docs_mcp.errors import CorpusError
+from docs_mcp.errors import CorpusError, SourceFormatError
+from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of, to_markdown
 
-MARKDOWN_SUFFIXES = (".md", ".markdown")
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# A notebook's size is mostly its outputs (images above all), which are dropped.
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class SourceFile:
     doc_id: str
     path: str  # relative to the root, POSIX
-    text: str
-    content_hash: str
+    text: str  # Markdown: what the file holds, converted when it is MDX, a notebook or MyST
+    content_hash: str  # of `text`, so a notebook re-run with the same output is not re-embedded
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,13 @@ def resolve_root(root: Path) -> Path:
 
 
 def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
-    """Every Markdown file under `root`, sorted, hidden folders and files left out."""
+    """Every source file under `root` (SOURCE_SUFFIXES), sorted, hidden folders and files left out."""
     resolved_root = resolve_root(root)
     for folder, subfolders, files in os.walk(resolved_root, followlinks=False):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         folder_path = Path(folder)
         for name in sorted(files):
-            if name.startswith(".") or not name.lower().endswith(MARKDOWN_SUFFIXES):
+            if name.startswith(".") or not name.lower().endswith(SOURCE_SUFFIXES):
                 continue
             path = folder_path / name
             relative = PurePosixPath(path.relative_to(resolved_root).as_posix())
@@ -62,14 +65,14 @@ def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
 
 
 def corpus_fingerprint(root: Path) -> frozenset[tuple[str, int, int]]:
-    """(path, size, mtime) of every Markdown file `walk_corpus` would read: cheap to take
+    """(path, size, mtime) of every source file `walk_corpus` would read: cheap to take
     every second, and different whenever a file is added, removed or saved."""
     resolved_root = resolve_root(root)
     seen = set()
     for folder, subfolders, files in os.walk(resolved_root, followlinks=False):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in files:
-            if name.startswith(".") or not name.lower().endswith(MARKDOWN_SUFFIXES):
+            if name.startswith(".") or not name.lower().endswith(SOURCE_SUFFIXES):
                 continue
             path = Path(folder) / name
             try:
@@ -90,8 +93,10 @@ def _read(path: Path, relative: PurePosixPath, root: Path) -> SourceFile | Skipp
         return Skipped(shown, "links outside the corpus folder")
     try:
         size = real.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return Skipped(shown, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        suffix = suffix_of(shown)
+        limit = MAX_NOTEBOOK_BYTES if suffix == ".ipynb" else MAX_FILE_BYTES
+        if size > limit:
+            return Skipped(shown, f"larger than {limit // (1024 * 1024)} MB")
         data = real.read_bytes()
     except OSError as error:
         return Skipped(shown, f"cannot be read ({error.strerror})")
@@ -103,5 +108,9 @@ def _read(path: Path, relative: PurePosixPath, root: Path) -> SourceFile | Skipp
         return Skipped(shown, f"not valid UTF-8 (byte {error.start})")
     # Line endings are normalised so a checkout on Windows indexes the same as on Linux.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        text = to_markdown(text, suffix)
+    except SourceFormatError as error:
+        return Skipped(shown, str(error))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return SourceFile(doc_id_for(relative), shown, text, digest)

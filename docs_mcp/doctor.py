@@ -12,6 +12,7 @@ import importlib
 import os
 import socket
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from docs_mcp.config import ConfigSource, Settings, bundled_corpus, default_cache_dir, default_db, find_config
+from docs_mcp.corpus import corpus_fingerprint
 from docs_mcp.errors import ConfigError
+from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of
 
 MIN_PYTHON = (3, 11)
 # What `docs-mcp serve` imports; a broken install usually fails on one of these.
@@ -184,12 +187,17 @@ def check_corpus(settings: Settings) -> Check:
             "pass your docs folder to `docs-mcp index PATH`, or set `corpus` in docs-mcp.toml "
             "or DOCS_MCP_CORPUS",
         )
-    pages = sum(1 for _ in corpus.rglob("*.md"))
+    # The files the indexer would read, by the same walk (hidden folders left out), by suffix.
+    by_suffix = Counter(suffix_of(path) for path, _, _ in corpus_fingerprint(corpus))
+    pages = sum(by_suffix.values())
     if pages == 0:
         return fail(
-            "corpus", f"{corpus} holds no .md files", "point the corpus at a folder of Markdown files"
+            "corpus",
+            f"{corpus} holds no {', '.join(SOURCE_SUFFIXES)} files",
+            "point the corpus at a folder of Markdown files",
         )
-    return ok("corpus", f"{corpus}: {pages} Markdown files")
+    counts = ", ".join(f"{by_suffix[s]} {s}" for s in SOURCE_SUFFIXES if by_suffix[s])
+    return ok("corpus", f"{corpus}: {pages} pages ({counts})")
 
 
 def check_index(settings: Settings) -> Check:

@@ -3,6 +3,8 @@
     DocsMcpError                 base: a message that says what to do next
     ├── ConfigError              a bad option, path or setting
     ├── CorpusError              the corpus folder is missing or holds no Markdown
+    │   └── SourceFormatError    one source file cannot be converted (a malformed notebook);
+    │                            the indexer reports that file as skipped and goes on
     ├── RemoteError              a remote listing cannot be fetched or read (nothing changed)
     ├── ModelError               the embedding model is missing, corrupt or unreachable
     ├── IndexStateError          the index cannot be used as it is
@@ -32,6 +34,10 @@ class CorpusError(DocsMcpError):
 
 
 class RemoteError(DocsMcpError):
+    pass
+
+
+class SourceFormatError(CorpusError):
     pass
 
 

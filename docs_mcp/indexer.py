@@ -15,6 +15,7 @@ from docs_mcp.chunking import chunk_document
 from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
 from docs_mcp.errors import CorpusError, DocsMcpError
+from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.models import Chunk, ParsedDoc
 from docs_mcp.store import IndexStore
@@ -88,11 +89,20 @@ def index_corpus(
         if isinstance(item, Skipped):
             report.skipped.append(item)
         elif item.doc_id in sources:
-            report.skipped.append(Skipped(item.path, f"same doc id as {sources[item.doc_id].path}"))
+            kept = sources[item.doc_id].path
+            report.skipped.append(
+                Skipped(
+                    item.path,
+                    f"same doc id as {kept} ({item.doc_id!r}); {kept} was indexed, "
+                    "rename or remove one of the two",
+                )
+            )
         else:
             sources[item.doc_id] = item
     if not sources:
-        raise CorpusError(f"no Markdown files (.md, .markdown) found under {root}; nothing was indexed")
+        raise CorpusError(
+            f"no Markdown files ({', '.join(SOURCE_SUFFIXES)}) found under {root}; nothing was indexed"
+        )
 
     with store.writer(embedder.name, embedder.dim) as writer:
         report.rebuilt = writer.rebuild and writer.previous is not None

@@ -26,6 +26,7 @@ from docs_mcp.config import Settings
 from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, NotFoundError
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
+from docs_mcp.formats import suffix_of
 from docs_mcp.models import DocEntry, DocFolder, DocPage, DocTree, IndexInfo, SearchHit, SearchResult
 from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
 from docs_mcp.store import IndexStore, Snapshot
@@ -208,7 +209,9 @@ class DocsService:
     def get_doc(self, id: str, start_index: int = 0, max_chars: int = DEFAULT_MAX_CHARS) -> DocPage:
         snapshot = self.snapshot()
         doc_id, _, anchor = id.strip().partition("#")
-        doc_id = doc_id.strip().strip("/").removesuffix(".md").removesuffix(".markdown")
+        doc_id = doc_id.strip().strip("/")
+        if doc_id not in snapshot.docs:  # a source path (`notebooks/intro.ipynb`) opens its doc too
+            doc_id = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
         row = snapshot.docs.get(doc_id)
         if row is None:
             raise _unknown_doc(id, snapshot)
