@@ -46,6 +46,7 @@ DEFAULT_LOG_LEVEL = "WARNING"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # How often a running server looks for a newly published index version.
 DEFAULT_REFRESH_SECONDS = 2.0
+DEFAULT_BODY_CACHE_MB = 32
 # How long a superseded index version stays readable after a newer one is published: longer
 # than any server takes to notice the new one (refresh_seconds) and finish its requests.
 DEFAULT_RETENTION_GRACE_SECONDS = 600.0
@@ -89,6 +90,9 @@ class Settings:
     transport: str = DEFAULT_TRANSPORT
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
     retention_grace_seconds: float = DEFAULT_RETENTION_GRACE_SECONDS
+    # Markdown bodies a server keeps in memory per index version (get_doc without a storage
+    # read: 8.9 -> 0.1 ms on S3, see corpus/guides/deploying.md); 0 turns the cache off.
+    body_cache_mb: int = DEFAULT_BODY_CACHE_MB
     # Object-store options passed to LanceDB (endpoint, region, credentials...) for an
     # s3:// gs:// az:// --db; on top of what the standard AWS_* variables give. May hold secrets.
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
@@ -201,6 +205,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "port": _at_least(1, 65535),
     "refresh_seconds": _at_least(0),
     "retention_grace_seconds": _at_least(0),
+    "body_cache_mb": _at_least(0),
     "index_threads": _at_least(0),
 }
 

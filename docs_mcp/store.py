@@ -30,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -232,10 +233,12 @@ class IndexStore:
         uri: str,
         storage_options: Mapping[str, str] | None = None,
         retention_grace: timedelta = RETENTION_GRACE,
+        body_cache_bytes: int = 0,
     ) -> None:
         self.uri = uri
         self.remote = is_remote(uri)
         self.retention_grace = retention_grace
+        self.body_cache_bytes = body_cache_bytes
         options = storage_options_for(uri, storage_options)
         try:
             self._db = lancedb.connect(uri, storage_options=options or None)
@@ -251,6 +254,7 @@ class IndexStore:
             settings.db,
             settings.storage_options,
             retention_grace=timedelta(seconds=settings.retention_grace_seconds),
+            body_cache_bytes=settings.body_cache_mb * 1024 * 1024,
         )
 
     def _has(self, name: str) -> bool:
@@ -308,7 +312,7 @@ class IndexStore:
             docs.checkout(publication.docs_version)
             chunks = self._db.open_table(CHUNKS)
             chunks.checkout(publication.chunks_version)
-            snapshot = Snapshot(publication, docs, chunks)
+            snapshot = Snapshot(publication, docs, chunks, self.body_cache_bytes)
             snapshot.check_readable()
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
@@ -328,10 +332,17 @@ class Snapshot:
     against LanceDB's ~20 ms flat scan for the 10k chunks of the Ray docs, with
     the same results. Row metadata stays in Arrow buffers and only the top rows
     become Python objects. Larger indexes are searched in LanceDB.
+
+    Bodies read by get_doc are kept, up to `body_cache_bytes`, so a replica reading
+    an object store reads each page once per version. The cache lives and dies with
+    the snapshot, which is pinned to one publication: it can never serve a stale page.
     """
 
-    def __init__(self, publication: Publication, docs: Any, chunks: Any) -> None:
+    def __init__(self, publication: Publication, docs: Any, chunks: Any, body_cache_bytes: int = 0) -> None:
         self.publication = publication
+        self._bodies: dict[str, str] = {}
+        self._body_cache_room = body_cache_bytes
+        self._body_cache_lock = threading.Lock()
         self._docs = docs
         self._chunks = chunks
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
@@ -376,8 +387,16 @@ class Snapshot:
         """The Markdown of a doc whose id is known to be in this snapshot."""
         if doc_id not in self.docs:
             raise KeyError(doc_id)
+        cached = self._bodies.get(doc_id)
+        if cached is not None:
+            return cached
         rows = self._docs.search().where(f"id = {sql_string(doc_id)}").select(["body"]).limit(1).to_list()
-        return str(rows[0]["body"]) if rows else ""
+        body = str(rows[0]["body"]) if rows else ""
+        with self._body_cache_lock:  # filled until full, never evicted: bounded and simple
+            if doc_id not in self._bodies and len(body) <= self._body_cache_room:
+                self._bodies[doc_id] = body
+                self._body_cache_room -= len(body)
+        return body
 
     def _where_docs(self, doc_ids: Sequence[str] | None) -> str | None:
         return None if doc_ids is None else _in_list("doc_id", doc_ids)

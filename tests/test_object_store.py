@@ -337,3 +337,24 @@ async def _round_robin_through_a_reindex(
         assert all(v and v[-1] == 2 for v in versions), f"not every replica converged: {versions}"
         after = [(await search(client, NEW_WORD)).structured_content for client in clients]
     return {"before": before, "after": after, "failures": failures, "versions": versions, "calls": calls}
+
+
+# -- the replica's body cache -----------------------------------------------------------------
+
+
+def test_a_cached_page_belongs_to_its_index_version_and_matches_an_uncached_read(
+    tmp_path: Path, corpus: Path, fake_embedder: HashingEmbedder
+) -> None:
+    db = str(tmp_path / "index")
+    index_corpus(corpus, IndexStore(db), fake_embedder)
+    cached = IndexStore(db, body_cache_bytes=1024 * 1024)
+    old = cached.open_snapshot()
+    uncached = IndexStore(db).open_snapshot()
+    tiny = IndexStore(db, body_cache_bytes=10).open_snapshot()  # too small for any page
+    for doc_id in old.docs:
+        assert old.body(doc_id) == old.body(doc_id) == uncached.body(doc_id) == tiny.body(doc_id)
+    (corpus / "guides" / "installation.md").write_text("# Installation\n\nChanged.\n", encoding="utf-8")
+    index_corpus(corpus, IndexStore(db), fake_embedder)
+    new = cached.open_snapshot()
+    assert new.body("guides/installation") == "# Installation\n\nChanged.\n"
+    assert "Changed." not in old.body("guides/installation")  # the old version keeps its own page
