@@ -8,6 +8,7 @@ the index is written to `s3://...` by the real indexer, and real `docs-mcp serve
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -144,6 +145,22 @@ def test_a_db_uri_with_no_index_is_one_line_and_exit_1(
         f"error: no index found at {bucket}/nothing-here; "
         f"run `docs-mcp index PATH --db {bucket}/nothing-here` first"
     )
+
+
+def test_doctor_reads_an_object_store_index_with_json_storage_options_and_skips_the_folder_check(
+    bucket: str, s3_endpoint: str, corpus: Path, fake_embedder: HashingEmbedder
+) -> None:
+    from docs_mcp.doctor import run_checks
+
+    uri = f"{bucket}/index"
+    index_corpus(corpus, s3_store(uri, s3_endpoint), fake_embedder)
+    options = {"endpoint": s3_endpoint, "region": "us-east-1", "aws_access_key_id": "testing"}
+    environ = {"DOCS_MCP_STORAGE_OPTIONS": json.dumps({**options, "aws_secret_access_key": "testing"})}
+    checks = {check.name: check for check in run_checks(environ=environ, db=uri, model=fake_embedder.name)}
+    assert checks["index"].status == "ok", checks["index"].detail
+    assert checks["index"].detail.startswith(f"{uri}: version 1, ")
+    assert checks["index folder"].status == "skip"
+    assert "testing" not in json.dumps([check.as_dict() for check in checks.values()])
 
 
 # -- the writer: one at a time, and retention ---------------------------------------------------
