@@ -208,10 +208,10 @@ def storage_options_for(
     GOOGLE_*, AZURE_STORAGE_*) from the environment itself. This adds the S3 endpoint and
     region from AWS_ENDPOINT_URL(_S3) and AWS_REGION / AWS_DEFAULT_REGION, and allows plain
     HTTP when the endpoint is an http:// URL (a local S3-compatible server)."""
+    if not is_remote(uri):
+        return dict(explicit or {})
     env = os.environ if environ is None else environ
     options: dict[str, str] = {}
-    if not is_remote(uri):
-        return {**options, **(explicit or {})}
     if uri.split("://", 1)[0] in ("s3", "s3a"):
         endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
         if endpoint:
