@@ -33,8 +33,12 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="Index folder. [env: DOCS_MCP_DB; default: ~/.local/share/docs-mcp/index]"),
+    str | None,
+    typer.Option(
+        "--db",
+        help="Index folder, or an object-store URI such as s3://bucket/prefix. "
+        "[env: DOCS_MCP_DB; default: ~/.local/share/docs-mcp/index]",
+    ),
 ]
 ModelOption = Annotated[
     str | None,
@@ -188,7 +192,7 @@ def index(
             from docs_mcp.store import IndexStore
             from docs_mcp.terminal import IndexProgress, print_index_report, print_sync_report
 
-            store = IndexStore(settings.db)
+            store = IndexStore.from_settings(settings)
             embedder = loading.result()
         if remote_sync is not None and not json_output:
             print_sync_report(remote_sync)
@@ -577,7 +581,7 @@ def eval_(
     embedder = FastEmbedder(
         settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
     )
-    store = IndexStore(settings.db)
+    store = IndexStore.from_settings(settings)
     report = index_corpus(settings.corpus, store, embedder)
     if report.published:
         typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)

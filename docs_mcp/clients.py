@@ -110,7 +110,7 @@ def server_entry(
         args = []
         if config_source is not None:  # the client's working directory is not ours
             args += ["--config", str(config_source.path)]
-        args += ["serve", "--db", str(Path(settings.db).expanduser().absolute())]
+        args += ["serve", "--db", settings.absolute_db]
         if settings.model != DEFAULT_MODEL:
             args += ["--model", settings.model]
         command, *prefix = docs_mcp_command()

@@ -19,7 +19,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from docs_mcp.config import ConfigSource, Settings, bundled_corpus, default_cache_dir, default_db, find_config
+from docs_mcp.config import (
+    ConfigSource,
+    Settings,
+    bundled_corpus,
+    default_cache_dir,
+    default_db,
+    find_config,
+    is_remote,
+)
 from docs_mcp.corpus import corpus_fingerprint
 from docs_mcp.errors import ConfigError
 from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of
@@ -68,7 +76,7 @@ def run_checks(
         check_model(settings),
         check_corpus(settings),
         check_index(settings),
-        check_writable("index folder", Path(settings.db).expanduser(), "--db or DOCS_MCP_DB"),
+        check_writable("index folder", settings.db, "--db or DOCS_MCP_DB"),
         check_writable("model cache", settings.cache_dir, "DOCS_MCP_CACHE_DIR"),
         check_port(settings),
     ]
@@ -203,12 +211,12 @@ def check_corpus(settings: Settings) -> Check:
 def check_index(settings: Settings) -> Check:
     db = settings.db
     index_command = f"`docs-mcp index PATH --db {db}`"
-    if "://" not in db and not Path(db).expanduser().is_dir():
+    if not is_remote(db) and not Path(db).expanduser().is_dir():
         return fail("index", f"no index at {db}", f"build it: {index_command}")
     from docs_mcp.store import INDEX_FORMAT, IndexStore
 
     try:
-        publication = IndexStore(db).latest_publication()
+        publication = IndexStore.from_settings(settings).latest_publication()
     except Exception as error:  # a damaged folder can fail inside LanceDB in many ways
         return fail(
             "index", f"cannot read {db} ({type(error).__name__}: {error})", f"rebuild it: {index_command}"
@@ -236,9 +244,10 @@ def check_index(settings: Settings) -> Check:
     )
 
 
-def check_writable(name: str, folder: Path, option: str) -> Check:
-    if "://" in str(folder):
-        return Check(name, STATUS_SKIP, f"{folder} is not a local folder")
+def check_writable(name: str, location: Path | str, option: str) -> Check:
+    if is_remote(str(location)):
+        return Check(name, STATUS_SKIP, f"{location} is not a local folder")
+    folder = Path(location).expanduser()
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

@@ -99,7 +99,7 @@ class DocsService:
         """The service for `settings`; without `check_model` it adopts the index's own model
         (enough for listing and reading, which never embed). With `preload_model` the model
         loads in a background thread while the index opens (a server's cold start)."""
-        store = IndexStore(settings.db)
+        store = IndexStore.from_settings(settings)
         model = settings.model
         if not check_model:
             publication = store.latest_publication()

@@ -14,6 +14,13 @@ publication or the new one, never a half-built index; a writer killed at any
 point leaves the previous publication serving, and the next writer restores the
 tables to it before it starts. Tags keep published versions from being cleaned
 up while a reader may still hold them.
+
+Where the database lives is this module's business alone: `uri` is a local folder
+or an object-store URI (`s3://bucket/prefix`, `gs://...`, `az://...`) that LanceDB
+reads and writes directly, with `storage_options` merged over the standard AWS_*
+variables (see `storage_options_for`). A local folder has an exclusive lock; an
+object store has none, so a writer refuses to publish when another writer committed
+or published while it ran (one writer at a time, e.g. one CI job).
 """
 
 from __future__ import annotations
@@ -23,12 +30,13 @@ import errno
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LANCEDB_LOG", "error")  # keeps a Rust deprecation notice off stderr
 
@@ -39,7 +47,17 @@ from lancedb.index import FTS, IvfSq
 from lancedb.query import MatchQuery
 
 from docs_mcp import __version__
-from docs_mcp.errors import IndexLockedError, IndexNotFoundError, IndexStateError, ModelMismatchError
+from docs_mcp.config import is_remote
+from docs_mcp.errors import (
+    ConfigError,
+    IndexLockedError,
+    IndexNotFoundError,
+    IndexStateError,
+    ModelMismatchError,
+)
+
+if TYPE_CHECKING:
+    from docs_mcp.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +66,6 @@ CHUNKS = "chunks"
 PUBLICATIONS = "publications"
 # Bumped when the tables' layout changes; an index of another format is rebuilt, never misread.
 INDEX_FORMAT = 2
-KEEP_PUBLICATIONS = 3
 # A snapshot holds its chunk vectors in memory while they fit in this many bytes
 # (about 350,000 chunks at 384 dimensions); beyond that LanceDB searches them.
 IN_MEMORY_VECTOR_BYTES = 512 * 1024 * 1024
@@ -63,7 +80,7 @@ ANN_MIN_CHUNKS = 64_000
 ANN_ROWS_PER_PARTITION = 2_500
 ANN_NPROBES = 24
 ANN_REFINE_FACTOR = 5
-# A reader may hold a publication this long after a newer one appears.
+# A reader may hold a publication this long after a newer one appears (retention_grace_seconds).
 RETENTION_GRACE = timedelta(minutes=10)
 # optimize() otherwise cleans up versions older than 7 days, tagged ones included (an error).
 _NO_CLEANUP = timedelta(days=365 * 100)
@@ -182,17 +199,74 @@ def _in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
-class IndexStore:
-    """A LanceDB database holding one docs index."""
+def storage_options_for(
+    uri: str, explicit: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """LanceDB storage options for `uri`: the explicit ones over what the environment implies.
 
-    def __init__(self, uri: str) -> None:
+    LanceDB reads credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+    GOOGLE_*, AZURE_STORAGE_*) from the environment itself. This adds the S3 endpoint and
+    region from AWS_ENDPOINT_URL(_S3) and AWS_REGION / AWS_DEFAULT_REGION, and allows plain
+    HTTP when the endpoint is an http:// URL (a local S3-compatible server)."""
+    if not is_remote(uri):
+        return dict(explicit or {})
+    env = os.environ if environ is None else environ
+    options: dict[str, str] = {}
+    if uri.split("://", 1)[0] in ("s3", "s3a"):
+        endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            options["endpoint"] = endpoint
+        region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+        if region:
+            options["region"] = region
+    options.update(explicit or {})
+    if options.get("endpoint", "").startswith("http://"):
+        options.setdefault("allow_http", "true")
+    return options
+
+
+class IndexStore:
+    """A LanceDB database holding one docs index, in a local folder or an object store."""
+
+    def __init__(
+        self,
+        uri: str,
+        storage_options: Mapping[str, str] | None = None,
+        retention_grace: timedelta = RETENTION_GRACE,
+        body_cache_bytes: int = 0,
+    ) -> None:
         self.uri = uri
-        self._db = lancedb.connect(uri)
+        self.remote = is_remote(uri)
+        self.retention_grace = retention_grace
+        self.body_cache_bytes = body_cache_bytes
+        options = storage_options_for(uri, storage_options)
+        try:
+            self._db = lancedb.connect(uri, storage_options=options or None)
+        except Exception as error:  # an unknown scheme, a malformed URI
+            raise ConfigError(
+                f"cannot open the index at {uri}: {_first_line(error)}; pass --db a local folder or an "
+                "s3://, gs:// or az:// URI (see DOCS_MCP_STORAGE_OPTIONS for endpoint and credentials)"
+            ) from error
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IndexStore:
+        return cls(
+            settings.db,
+            settings.storage_options,
+            retention_grace=timedelta(seconds=settings.retention_grace_seconds),
+            body_cache_bytes=settings.body_cache_mb * 1024 * 1024,
+        )
 
     def _has(self, name: str) -> bool:
         return name in self._db.list_tables().tables
 
     def _damaged(self, error: Exception) -> IndexStateError:
+        if self.remote:
+            return IndexStateError(
+                f"cannot read the index at {self.uri} ({type(error).__name__}: {_first_line(error)}); "
+                "check the bucket, the credentials and the endpoint (AWS_* variables or "
+                f"DOCS_MCP_STORAGE_OPTIONS), or rebuild it with `docs-mcp index PATH --db {self.uri}`"
+            )
         return IndexStateError(
             f"the index at {self.uri} is damaged and cannot be read ({type(error).__name__}); "
             f"rebuild it: delete that folder and run `docs-mcp index PATH --db {self.uri}`"
@@ -238,7 +312,7 @@ class IndexStore:
             docs.checkout(publication.docs_version)
             chunks = self._db.open_table(CHUNKS)
             chunks.checkout(publication.chunks_version)
-            snapshot = Snapshot(publication, docs, chunks)
+            snapshot = Snapshot(publication, docs, chunks, self.body_cache_bytes)
             snapshot.check_readable()
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
@@ -258,10 +332,17 @@ class Snapshot:
     against LanceDB's ~20 ms flat scan for the 10k chunks of the Ray docs, with
     the same results. Row metadata stays in Arrow buffers and only the top rows
     become Python objects. Larger indexes are searched in LanceDB.
+
+    Bodies read by get_doc are kept, up to `body_cache_bytes`, so a replica reading
+    an object store reads each page once per version. The cache lives and dies with
+    the snapshot, which is pinned to one publication: it can never serve a stale page.
     """
 
-    def __init__(self, publication: Publication, docs: Any, chunks: Any) -> None:
+    def __init__(self, publication: Publication, docs: Any, chunks: Any, body_cache_bytes: int = 0) -> None:
         self.publication = publication
+        self._bodies: dict[str, str] = {}
+        self._body_cache_room = body_cache_bytes
+        self._body_cache_lock = threading.Lock()
         self._docs = docs
         self._chunks = chunks
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
@@ -306,8 +387,16 @@ class Snapshot:
         """The Markdown of a doc whose id is known to be in this snapshot."""
         if doc_id not in self.docs:
             raise KeyError(doc_id)
+        cached = self._bodies.get(doc_id)
+        if cached is not None:
+            return cached
         rows = self._docs.search().where(f"id = {sql_string(doc_id)}").select(["body"]).limit(1).to_list()
-        return str(rows[0]["body"]) if rows else ""
+        body = str(rows[0]["body"]) if rows else ""
+        with self._body_cache_lock:  # filled until full, never evicted: bounded and simple
+            if doc_id not in self._bodies and len(body) <= self._body_cache_room:
+                self._bodies[doc_id] = body
+                self._body_cache_room -= len(body)
+        return body
 
     def _where_docs(self, doc_ids: Sequence[str] | None) -> str | None:
         return None if doc_ids is None else _in_list("doc_id", doc_ids)
@@ -457,6 +546,7 @@ class IndexWriter:
             chunks=chunk_count,
             published_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        self._refuse_if_another_writer_moved()
         self._docs.tags.create(publication.tag, publication.docs_version)
         self._chunks.tags.create(publication.tag, publication.chunks_version)
         row = {**publication.__dict__, "tool_version": __version__}
@@ -491,25 +581,59 @@ class IndexWriter:
                 raise IndexStateError("refusing to publish: a vector search found nothing")
         return doc_count, chunk_count
 
+    def _refuse_if_another_writer_moved(self) -> None:
+        """Never publish over another writer's work. A local folder is locked; an object store
+        is not, so check that nobody published, or wrote to the tables, while this run worked."""
+        latest = self._store.latest_publication()
+        expected = self.previous.seq if self.previous else 0
+        if (latest.seq if latest else 0) != expected:
+            raise IndexLockedError(
+                f"another docs-mcp index run published version {latest.seq if latest else 0} to "
+                f"{self._store.uri} while this run was writing, so this run published nothing; run one "
+                "indexer at a time (one CI job), then run this one again"
+            )
+        for table in (self._docs, self._chunks):
+            newest = self._db.open_table(table.name).version
+            if newest != table.version:
+                raise IndexLockedError(
+                    f"another docs-mcp index run is writing to {self._store.uri} (table {table.name} "
+                    f"moved to version {newest} while this run was at {table.version}), so this run "
+                    "published nothing; run one indexer at a time (one CI job), then run this one again"
+                )
+
     def _retire_old_versions(self, current_seq: int) -> None:
-        """Untag publications no reader can still hold, then clean up what predates the oldest kept tag."""
+        """Untag publications superseded longer than the grace period ago (never the current one),
+        then clean up the table versions older than the oldest publication still kept."""
         now = datetime.now(UTC)
+        grace = self._store.retention_grace
         try:
+            rows = self._db.open_table(PUBLICATIONS).to_arrow().select(["seq", "published_at"]).to_pylist()
+            published = {int(r["seq"]): _utc(datetime.fromisoformat(r["published_at"])) for r in rows}
             for table in (self._docs, self._chunks):
-                tags = table.tags.list()
-                versions = {v["version"]: v["timestamp"] for v in table.list_versions()}
+                versions = {v["version"]: _utc(v["timestamp"]) for v in table.list_versions()}
                 keep: list[int] = []
-                for tag, info in tags.items():
+                for tag, info in table.tags.list().items():
                     seq = int(tag.removeprefix("pub-")) if tag.startswith("pub-") else current_seq
-                    created = _utc(versions.get(info["version"], now))
-                    if current_seq - seq < KEEP_PUBLICATIONS or now - created < RETENTION_GRACE:
+                    created = versions.get(info["version"], now)
+                    if seq >= current_seq or not retired(seq, published, created, now, grace):
                         keep.append(info["version"])
                     else:
                         table.tags.delete(tag)
-                oldest = min((_utc(versions[v]) for v in keep if v in versions), default=now)
-                table.optimize(cleanup_older_than=max(now - oldest + timedelta(seconds=1), RETENTION_GRACE))
+                oldest = min((versions[v] for v in keep if v in versions), default=now)
+                table.optimize(cleanup_older_than=max(now - oldest + timedelta(seconds=1), grace))
         except Exception as error:  # retention is housekeeping: never fail a published run over it
             log.warning("could not clean up old index versions: %s", error)
+
+
+def retired(
+    seq: int, published: Mapping[int, datetime], created: datetime, now: datetime, grace: timedelta
+) -> bool:
+    """Whether superseded publication `seq` is past its grace period: no server can still be
+    answering from it. The clock starts when the next publication appeared (the version's own
+    creation time when the log no longer names it)."""
+    successors = [at for later, at in published.items() if later > seq]
+    superseded_at = min(successors) if successors else created
+    return now - superseded_at >= grace
 
 
 def _utc(moment: datetime) -> datetime:
@@ -518,8 +642,9 @@ def _utc(moment: datetime) -> datetime:
 
 @contextlib.contextmanager
 def _exclusive_lock(uri: str) -> Iterator[None]:
-    """One indexer at a time per local index folder (object stores have no lock here)."""
-    if "://" in uri:
+    """One indexer at a time per local index folder (an object store has no lock: see
+    IndexWriter._refuse_if_another_writer_moved)."""
+    if is_remote(uri):
         yield
         return
     import fcntl

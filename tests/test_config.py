@@ -112,6 +112,7 @@ def test_every_setting_can_be_set_in_the_file(tmp_path):
         "refresh_seconds": "0.5",
         "index_threads": "4",
         "log_level": '"info"',
+        "storage_options": '{ region = "eu-west-1", allow_http = true }',
     }
     # A field added later is written with its default: the loader must take it without changes.
     for field in dataclasses.fields(Settings):
@@ -123,6 +124,7 @@ def test_every_setting_can_be_set_in_the_file(tmp_path):
     write(tmp_path / "docs-mcp.toml", "".join(f"{key} = {value}\n" for key, value in values.items()))
     settings = Settings.load(environ={}, cwd=tmp_path)
     assert (settings.port, settings.transport, settings.log_level) == (1234, "http", "INFO")
+    assert settings.storage_options == {"region": "eu-west-1", "allow_http": "true"}
 
 
 def test_an_unknown_key_is_an_error_naming_the_key_the_file_the_line_and_a_suggestion(tmp_path):
