@@ -9,6 +9,7 @@
     │   ├── ModelMismatchError   the index was built with another embedding model
     │   └── IndexLockedError     another indexer is writing
     └── NotFoundError            an unknown doc id or section anchor
+        └── UnknownCollectionError   an unknown collection or version
 
 The CLI prints the message of any of these on one line and exits 1; the MCP
 server turns them into tool errors the assistant can read and act on.
@@ -53,3 +54,7 @@ class NotFoundError(DocsMcpError):
     def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
         super().__init__(message)
         self.suggestions = suggestions or []
+
+
+class UnknownCollectionError(NotFoundError):
+    pass

@@ -68,6 +68,8 @@ def print_index_report(report: IndexReport) -> None:
     table.add_column()
     table.add_row("corpus", report.corpus)
     table.add_row("index", report.db)
+    if report.version is not None:
+        table.add_row("collection", f"{report.collection}, version {report.version}")
     table.add_row(
         "docs",
         f"{len(report.added)} added, {len(report.changed)} changed, "
