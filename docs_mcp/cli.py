@@ -301,7 +301,7 @@ def serve(
         return
     from docs_mcp.terminal import print_serving_banner
 
-    print_serving_banner(settings, service.info())
+    print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
     serve_http(service, settings)
 
 

@@ -235,7 +235,8 @@ class DocsService:
             if scope.is_default and self.catalogue(fresh=True):
                 raise IndexNotFoundError(
                     f"the default collection is not indexed here; indexed: {describe(self.versions())}. "
-                    "Pass a collection (--collection on the command line), or call list_collections (`docs-mcp collections`)"
+                    "Pass a collection (--collection on the command line), "
+                    "or call list_collections (`docs-mcp collections`)"
                 ) from error
             raise
 
@@ -275,6 +276,10 @@ class DocsService:
 
     def list_collections(self) -> CollectionList:
         return collection_list(self.catalogue())
+
+    def has_default(self) -> bool:
+        """Whether the default collection is indexed (an index may hold only named ones)."""
+        return self._followers[DEFAULT_SCOPE].snapshot is not None or DEFAULT_SCOPE in self.catalogue()
 
     def info(self) -> IndexInfo:
         publication = self.snapshot().publication
