@@ -435,3 +435,14 @@ def test_a_server_over_named_collections_only_starts_and_reports_them_on_health(
     assert not found.is_error and found.structured_content["version"] == "2.10"
     assert listed.is_error and "list_collections" in listed.content[0].text
     assert "collections broker (2.9, 2.10)" in (tmp_path / "serve.log").read_text(encoding="utf-8")
+
+
+def test_doctor_accepts_an_index_of_named_collections_only(tmp_path, embedder, sources):
+    from docs_mcp.config import Settings
+    from docs_mcp.doctor import check_index
+
+    db = str(tmp_path / "index")
+    assert check_index(Settings.load(None, db=db)).failed
+    index_into(db, sources["birds"], embedder, "birds")
+    check = check_index(Settings.load(None, db=db))
+    assert not check.failed and check.detail == f"{db}: no default collection; collections: birds latest"
