@@ -1,7 +1,9 @@
 """What collections cost: opening a collection's version, choosing the scope per call, and
 reading the catalogue, on the bundled docs (corpus/) indexed as N versions of one collection.
 
-    .venv/bin/python scripts/bench_collections.py [--versions 20] [--repeat 200]
+    .venv/bin/python scripts/bench_collections.py [--versions 20] [--repeat 200] [--db DIR]
+
+With --db, an index this script built before is measured again without re-indexing.
 
 Not a test: it prints medians in milliseconds.
 """
@@ -38,19 +40,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--db", help="an index built by an earlier run: measure it, index nothing")
     args = parser.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="bench-collections-cache-"))
-    db = str(Path(tempfile.mkdtemp(prefix="bench-collections-")) / "index")
     embedder = FastEmbedder(MODEL, cache)
-    corpus = bundled_corpus()
-    started = time.perf_counter()
-    index_corpus(corpus, IndexStore(db), embedder)
-    first = time.perf_counter() - started
-    for number in range(1, args.versions + 1):
-        index_corpus(corpus, IndexStore(db).scoped(index_scope("docs", f"1.{number}")), embedder)
-    print(f"indexed {corpus} as default + {args.versions} versions (first run {first:.1f} s)")
+    if args.db:
+        db = args.db
+    else:
+        db = str(Path(tempfile.mkdtemp(prefix="bench-collections-")) / "index")
+        corpus = bundled_corpus()
+        index_corpus(corpus, IndexStore(db), embedder)
+        for number in range(1, args.versions + 1):
+            index_corpus(corpus, IndexStore(db).scoped(index_scope("docs", f"1.{number}")), embedder)
+        print(f"indexed {corpus} as default + {args.versions} versions", flush=True)
 
     store = IndexStore(db)
+    args.versions = len(store.catalogue()) - 1
     chunks = store.latest_publication().chunks  # type: ignore[union-attr]
     print(f"catalogue of {args.versions + 1} scopes: {median_ms(store.catalogue, 20):.2f} ms")
 
