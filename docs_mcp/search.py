@@ -251,7 +251,12 @@ class DocsService:
     def catalogue(self, fresh: bool = False) -> dict[Scope, Publication]:
         """Every published (collection, version), read again at most every `refresh_seconds`."""
         if fresh or time.monotonic() - self._catalogue_at >= self._refresh_seconds:
-            self._catalogue = self.store.catalogue()
+            try:
+                self._catalogue = self.store.catalogue()
+            except DocsMcpError as error:  # e.g. read while an indexer writes: keep the last list
+                if not self._catalogue:
+                    raise
+                log.warning("keeping the list of collections: %s", error)
             self._catalogue_at = time.monotonic()
         return self._catalogue
 

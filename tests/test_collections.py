@@ -251,6 +251,24 @@ def test_unknown_collections_and_versions_are_designed_errors_listing_what_exist
         service.list_docs(collection="broker", version="1.0")
 
 
+@pytest.mark.parametrize(
+    ("collection", "version"),
+    [
+        ("../../etc/passwd", None),
+        ("x' OR '1'='1", None),
+        ("broker--2.9", None),
+        ("docs", None),
+        ("\x00", None),
+        ("broker", "../2.9"),
+        ("broker", "2.9' OR '1'='1"),
+        ("broker", "2.9--x"),
+    ],
+)
+def test_hostile_names_are_unknown_collections_never_table_names(service, collection, version):
+    with pytest.raises(UnknownCollectionError, match="list_collections"):
+        service.list_docs(collection=collection, version=version)
+
+
 def test_each_scope_is_opened_once_and_reused(service):
     first = service.snapshot("broker", "2.9")
     assert service.snapshot("broker", "2.9") is first
