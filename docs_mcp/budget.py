@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from docs_mcp.models import DocPage, DocTree, ResponseSize, SearchResult
-from docs_mcp.render import render_page, render_search, render_tree
+from docs_mcp.models import CollectionList, DocPage, DocTree, ResponseSize, SearchResult
+from docs_mcp.render import render_collections, render_page, render_search, render_tree
 
 CHARS_PER_TOKEN = 3
 DEFAULT_MAX_TOKENS = 20_000  # stays under the 25k-token tool-output limit of common clients
@@ -71,3 +71,18 @@ def fit_tree(list_docs: Callable[[int], DocTree], limit: int, max_tokens: int) -
         tree = tree.model_copy(update={"note": note})
         text = render_tree(tree)
     return tree.model_copy(update={"size": _size(text, max_tokens)}), text
+
+
+def fit_collections(listing: CollectionList, max_tokens: int) -> tuple[CollectionList, str]:
+    """List fewer collections until the rendering fits, and say so."""
+    text = render_collections(listing)
+    total = len(listing.collections)
+    while estimate_tokens(text) > max_tokens and len(listing.collections) > 1:
+        kept = listing.collections[:-1]
+        note = (
+            f"listed {len(kept)} of {total} collections to stay within max_tokens={max_tokens}; "
+            "raise max_tokens to see the rest"
+        )
+        listing = listing.model_copy(update={"collections": kept, "note": note})
+        text = render_collections(listing)
+    return listing.model_copy(update={"size": _size(text, max_tokens)}), text

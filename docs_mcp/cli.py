@@ -50,6 +50,17 @@ ModelOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Only docs whose id starts with this.")]
+CollectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--collection",
+        help="Which collection (doc set); see `docs-mcp collections`. [default: the default one]",
+    ),
+]
+VersionOption = Annotated[
+    str | None,
+    typer.Option("--version", help="Which version of the collection. [default: its highest]"),
+]
 
 
 def _errors_to_exit_codes(command: F) -> F:
@@ -146,6 +157,17 @@ def index(
     ] = None,
     db: DbOption = None,
     model: ModelOption = None,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection",
+            help="Index into this named collection (its own tables in the same index), not the default one.",
+        ),
+    ] = None,
+    doc_version: Annotated[
+        str | None,
+        typer.Option("--version", help="The version of the collection these docs are. [default: latest]"),
+    ] = None,
     json_output: JsonOption = False,
     watch: Annotated[
         bool,
@@ -158,7 +180,10 @@ def index(
 ) -> None:
     """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
     links to; only changed files are embedded again (and only changed pages downloaded again)."""
+    from docs_mcp.collection import index_scope
     from docs_mcp.embed import FastEmbedder
+
+    scope = index_scope(collection, doc_version)  # a bad name fails before the model loads
 
     source = None
     if urls is not None or (path is not None and "://" in path):
@@ -192,7 +217,7 @@ def index(
             from docs_mcp.store import IndexStore
             from docs_mcp.terminal import IndexProgress, print_index_report, print_sync_report
 
-            store = IndexStore.from_settings(settings)
+            store = IndexStore.from_settings(settings).scoped(scope)
             embedder = loading.result()
         if remote_sync is not None and not json_output:
             print_sync_report(remote_sync)
@@ -330,7 +355,7 @@ def serve(
         return
     from docs_mcp.terminal import print_serving_banner
 
-    print_serving_banner(settings, service.info())
+    print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
     serve_http(service, settings)
 
 
@@ -340,6 +365,8 @@ def search(
     query: Annotated[str, typer.Argument(help="What you are looking for.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=20, help="How many pages.")] = 5,
     prefix: PrefixOption = None,
+    collection: CollectionOption = None,
+    doc_version: VersionOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -348,7 +375,8 @@ def search(
     from docs_mcp.search import DocsService
     from docs_mcp.terminal import print_search
 
-    result = DocsService.from_settings(_settings(db=db, model=model)).search(query, limit, prefix)
+    service = DocsService.from_settings(_settings(db=db, model=model))
+    result = service.search(query, limit, prefix, collection=collection, version=doc_version)
     if json_output:
         _print_json(result.model_dump(mode="json"))
     else:
@@ -386,6 +414,8 @@ def ask(
 def list_(
     prefix: PrefixOption = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=2000, help="Most docs to list.")] = 500,
+    collection: CollectionOption = None,
+    doc_version: VersionOption = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -393,8 +423,8 @@ def list_(
     from docs_mcp.render import render_tree
     from docs_mcp.search import DocsService
 
-    settings = _settings(db=db)
-    tree = DocsService.from_settings(settings, check_model=False).list_docs(prefix, limit)
+    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    tree = service.list_docs(prefix, limit, collection, doc_version)
     if json_output:
         _print_json(tree.model_dump(mode="json"))
     else:
@@ -411,6 +441,8 @@ def get(
     max_chars: Annotated[
         int, typer.Option("--max-chars", min=500, max=50_000, help="Most characters to print.")
     ] = 20_000,
+    collection: CollectionOption = None,
+    doc_version: VersionOption = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -418,7 +450,8 @@ def get(
     from docs_mcp.search import DocsService
     from docs_mcp.terminal import print_page
 
-    page = DocsService.from_settings(_settings(db=db), check_model=False).get_doc(id, start_index, max_chars)
+    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    page = service.get_doc(id, start_index, max_chars, collection, doc_version)
     if json_output:
         _print_json(page.model_dump(mode="json"))
     else:
@@ -437,6 +470,22 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
     else:
         for key, value in info.model_dump().items():
             typer.echo(f"{key.replace('_', ' ')}: {value}")
+
+
+@app.command()
+@_errors_to_exit_codes
+def collections(db: DbOption = None, json_output: JsonOption = False) -> None:
+    """List the collections in the index: each one's versions, page counts and default version."""
+    from docs_mcp.render import render_collections
+    from docs_mcp.search import collection_list
+    from docs_mcp.store import IndexStore
+
+    # What list_collections answers, read from the publication logs alone: no model, no snapshot.
+    listing = collection_list(IndexStore.from_settings(_settings(db=db)).catalogue())
+    if json_output:
+        _print_json(listing.model_dump(mode="json", exclude={"size"}))
+    else:
+        typer.echo(render_collections(listing))
 
 
 @app.command("config")
@@ -492,13 +541,16 @@ def export_llms_txt(
             "--base-url", help="Prefix for page links, e.g. https://docs.example.com/ [default: source paths]"
         ),
     ] = None,
+    collection: CollectionOption = None,
+    doc_version: VersionOption = None,
     db: DbOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Write llms.txt (an index of every page) and llms-full.txt (every page's Markdown)."""
     from docs_mcp.search import DocsService
 
-    index, full = DocsService.from_settings(_settings(db=db), check_model=False).export(base_url)
+    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    index, full = service.export(base_url, collection, doc_version)
     written = {}
     for name, text in (("llms.txt", index), ("llms-full.txt", full)):
         target = out / name

@@ -222,6 +222,9 @@ def check_index(settings: Settings) -> Check:
             "index", f"cannot read {db} ({type(error).__name__}: {error})", f"rebuild it: {index_command}"
         )
     if publication is None:
+        named = {scope.label for scope in IndexStore.from_settings(settings).catalogue()}
+        if named:  # only named collections: served as they are (see concepts/collections)
+            return ok("index", f"{db}: no default collection; collections: {', '.join(sorted(named))}")
         return fail("index", f"nothing has been published at {db}", f"build it: {index_command}")
     if publication.format != INDEX_FORMAT:
         return fail(

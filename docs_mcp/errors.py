@@ -12,6 +12,7 @@
     │   ├── ModelMismatchError   the index was built with another embedding model
     │   └── IndexLockedError     another indexer is writing
     ├── NotFoundError            an unknown doc id or section anchor
+    │   └── UnknownCollectionError   an unknown collection or version
     └── QuestionError            ask_docs / docs-mcp ask got no question
 
 The CLI prints the message of any of these on one line and exits 1; the MCP
@@ -68,4 +69,8 @@ class NotFoundError(DocsMcpError):
 
 
 class QuestionError(DocsMcpError):
+    pass
+
+
+class UnknownCollectionError(NotFoundError):
     pass

@@ -31,6 +31,8 @@ PIPELINE_VERSION = "3"
 class IndexReport:
     corpus: str
     db: str
+    collection: str = "default"
+    version: str | None = None
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -47,6 +49,8 @@ class IndexReport:
         return {
             "corpus": self.corpus,
             "db": self.db,
+            "collection": self.collection,
+            "version": self.version,
             "added": len(self.added),
             "changed": len(self.changed),
             "removed": len(self.removed),
@@ -83,7 +87,9 @@ def index_corpus(
 ) -> IndexReport:
     started = clock()
     progress = progress or ProgressSink()
-    report = IndexReport(corpus=str(root), db=store.uri)
+    report = IndexReport(
+        corpus=str(root), db=store.uri, collection=store.scope.collection, version=store.scope.version
+    )
     sources: dict[str, SourceFile] = {}
     for item in walk_corpus(root):
         if isinstance(item, Skipped):

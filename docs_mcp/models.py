@@ -114,6 +114,8 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
     index_version: int
     note: str | None = None
+    collection: str = Field(default="default", description="The collection these docs come from.")
+    version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None
 
 
@@ -132,6 +134,8 @@ class DocPage(BaseModel):
     )
     sections: list[str] = Field(description="Section ids (doc#anchor) inside what was opened.")
     index_version: int
+    collection: str = Field(default="default", description="The collection these docs come from.")
+    version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None
 
 
@@ -155,6 +159,29 @@ class DocTree(BaseModel):
     truncated: bool
     note: str | None = None
     index_version: int
+    collection: str = Field(default="default", description="The collection these docs come from.")
+    version: str | None = Field(default=None, description="Its version; null for the default collection.")
+    size: ResponseSize | None = None
+
+
+class VersionInfo(BaseModel):
+    version: str | None = Field(description="The version name; null for the default collection.")
+    docs: int = Field(description="Pages in this version.")
+    chunks: int
+    index_version: int = Field(description="Publication number of this version's index.")
+    published_at: str
+    model: str
+
+
+class CollectionInfo(BaseModel):
+    name: str = Field(description="Pass as `collection` to the other tools ('default' needs no argument).")
+    default_version: str | None = Field(description="The version used when a call names none.")
+    versions: list[VersionInfo] = Field(description="Every indexed version, oldest first.")
+
+
+class CollectionList(BaseModel):
+    collections: list[CollectionInfo]
+    note: str | None = None
     size: ResponseSize | None = None
 
 

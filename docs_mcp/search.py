@@ -1,10 +1,12 @@
 """DocsService: list_docs, get_doc and search, used by the CLI and the MCP server alike.
 
-The service holds the embedding model and one published snapshot of the index.
-It follows new publications: at most every `refresh_seconds` a request checks
-the publication log and, if a newer version was published, swaps the snapshot
-(a single reference assignment, so concurrent requests each see one complete
-version).
+The service holds the embedding model and one published snapshot per collection
+and version it has served (the default collection's opened at start). Each one
+follows new publications: at most every `refresh_seconds` a request checks its
+publication log and, if a newer version was published, swaps the snapshot (a
+single reference assignment, so concurrent requests each see one complete
+version). A request names a collection and version, or gets the default
+collection; one request reads one snapshot, so a search never mixes versions.
 """
 
 from __future__ import annotations
@@ -22,14 +24,34 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+from docs_mcp.collection import (
+    DEFAULT_COLLECTION,
+    DEFAULT_SCOPE,
+    Scope,
+    default_version,
+    describe,
+    resolve,
+    sort_versions,
+)
 from docs_mcp.config import Settings
 from docs_mcp.embed import Embedder, FastEmbedder
-from docs_mcp.errors import DocsMcpError, NotFoundError
+from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError, UnknownCollectionError
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.formats import suffix_of
-from docs_mcp.models import DocEntry, DocFolder, DocPage, DocTree, IndexInfo, SearchHit, SearchResult
+from docs_mcp.models import (
+    CollectionInfo,
+    CollectionList,
+    DocEntry,
+    DocFolder,
+    DocPage,
+    DocTree,
+    IndexInfo,
+    SearchHit,
+    SearchResult,
+    VersionInfo,
+)
 from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
-from docs_mcp.store import IndexStore, Snapshot
+from docs_mcp.store import IndexStore, Publication, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +92,62 @@ def _release_freed_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
+class _Follower:
+    """One scope's published snapshot: opened once, swapped when a newer publication appears."""
+
+    def __init__(self, store: IndexStore, model: str | None, refresh_seconds: float) -> None:
+        self.store = store
+        self._model = model
+        self._refresh_seconds = refresh_seconds
+        self._open_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self.snapshot: Snapshot | None = None
+        self._checked_at = time.monotonic()
+
+    def open(self) -> Snapshot:
+        with self._open_lock:
+            if self.snapshot is None:
+                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+                self._checked_at = time.monotonic()
+                _release_freed_memory()
+            return self.snapshot
+
+    def current(self) -> Snapshot:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return self.open()
+        if time.monotonic() - self._checked_at >= self._refresh_seconds:
+            self.refresh()
+        return self.snapshot or snapshot
+
+    def refresh(self) -> bool:
+        """Switch to the newest publication, if any; True when the snapshot changed."""
+        if self.snapshot is None:
+            return False
+        if not self._refresh_lock.acquire(blocking=False):
+            return False  # another request is already refreshing; keep serving this one
+        try:
+            self._checked_at = time.monotonic()
+            where = "" if self.store.scope.is_default else f" of {self.store.scope.label}"
+            try:
+                latest = self.store.latest_publication()
+            except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
+                log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
+                return False
+            if latest is None or latest.seq == self.snapshot.version:
+                return False
+            try:
+                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+            except DocsMcpError as error:
+                log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
+                return False
+            log.info("now serving index version %d%s", self.snapshot.version, where)
+            _release_freed_memory()
+            return True
+        finally:
+            self._refresh_lock.release()
+
+
 class DocsService:
     def __init__(
         self,
@@ -78,6 +156,7 @@ class DocsService:
         model: str,
         refresh_seconds: float = 2.0,
         ranking: RankingConfig | None = None,
+        check_model: bool = True,
     ) -> None:
         _one_blas_thread()
         self.store = store
@@ -87,10 +166,19 @@ class DocsService:
         self._embedder_factory = embedder_factory
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
         self._refresh_seconds = refresh_seconds
-        self._snapshot = store.open_snapshot(expected_model=model)
-        self._checked_at = time.monotonic()
+        self._expected_model = model if check_model else None
+        self._followers_lock = threading.Lock()
+        self._catalogue: dict[Scope, Publication] = {}
+        self._catalogue_at = -float("inf")
+        default = _Follower(store, self._expected_model, refresh_seconds)
+        self._followers: dict[Scope, _Follower] = {DEFAULT_SCOPE: default}
+        try:
+            default.open()
+        except IndexNotFoundError:
+            # An index that holds only named collections still serves them.
+            if not self.catalogue(fresh=True):
+                raise
 
     @classmethod
     def from_settings(
@@ -114,7 +202,9 @@ class DocsService:
             loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model")
             factory = loader.submit(load_model).result
             loader.shutdown(wait=False)
-        return cls(store, factory, model=model, refresh_seconds=settings.refresh_seconds)
+        return cls(
+            store, factory, model=model, refresh_seconds=settings.refresh_seconds, check_model=check_model
+        )
 
     # -- state ---------------------------------------------------------------
 
@@ -128,35 +218,74 @@ class DocsService:
                     _release_freed_memory()
         return self._embedder
 
-    def snapshot(self) -> Snapshot:
-        """The current published snapshot, refreshed if a newer one was published."""
-        if time.monotonic() - self._checked_at >= self._refresh_seconds:
-            self.refresh()
-        return self._snapshot
+    def snapshot(self, collection: str | None = None, version: str | None = None) -> Snapshot:
+        """The published snapshot of a collection's version (the default collection when both are
+        omitted), opened on first use and refreshed if a newer one was published."""
+        scope = self.scope(collection, version)
+        follower = self._followers.get(scope)
+        if follower is None:
+            with self._followers_lock:
+                follower = self._followers.get(scope)
+                if follower is None:
+                    store = self.store.scoped(scope)
+                    follower = _Follower(store, self._expected_model, self._refresh_seconds)
+                    self._followers[scope] = follower
+        try:
+            return follower.current()
+        except IndexNotFoundError as error:
+            if scope.is_default and self.catalogue(fresh=True):
+                raise IndexNotFoundError(
+                    f"the default collection is not indexed here; indexed: {describe(self.versions())}. "
+                    "Pass a collection (--collection on the command line), "
+                    "or call list_collections (`docs-mcp collections`)"
+                ) from error
+            raise
 
     def refresh(self) -> bool:
-        """Switch to the newest publication, if any; True when the snapshot changed."""
-        if not self._refresh_lock.acquire(blocking=False):
-            return False  # another request is already refreshing; keep serving this one
+        """Switch every open snapshot to its newest publication; True when any changed."""
+        self._catalogue_at = -float("inf")
+        changed = [follower.refresh() for follower in list(self._followers.values())]
+        return any(changed)
+
+    # -- collections ---------------------------------------------------------
+
+    def catalogue(self, fresh: bool = False) -> dict[Scope, Publication]:
+        """Every published (collection, version), read again at most every `refresh_seconds`."""
+        if fresh or time.monotonic() - self._catalogue_at >= self._refresh_seconds:
+            try:
+                self._catalogue = self.store.catalogue()
+            except DocsMcpError as error:  # e.g. read while an indexer writes: keep the last list
+                if not self._catalogue:
+                    raise
+                log.warning("keeping the list of collections: %s", error)
+            self._catalogue_at = time.monotonic()
+        return self._catalogue
+
+    def versions(self, fresh: bool = False) -> dict[str, list[str]]:
+        """Collection name -> its versions (none for the default collection)."""
+        names: dict[str, list[str]] = {}
+        for scope in self.catalogue(fresh):
+            names.setdefault(scope.collection, [])
+            if scope.version is not None:
+                names[scope.collection].append(scope.version)
+        return names
+
+    def scope(self, collection: str | None = None, version: str | None = None) -> Scope:
+        """What a request means: the default collection, or a named one at a version (its highest
+        when omitted). Raises UnknownCollectionError, listing what exists, for unknown names."""
+        if collection is None and version is None:
+            return DEFAULT_SCOPE
         try:
-            self._checked_at = time.monotonic()
-            try:
-                latest = self.store.latest_publication()
-            except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
-                log.warning("keeping index version %d: %s", self._snapshot.version, error)
-                return False
-            if latest is None or latest.seq == self._snapshot.version:
-                return False
-            try:
-                self._snapshot = self.store.open_snapshot(expected_model=self.model)
-            except DocsMcpError as error:
-                log.warning("keeping index version %d: %s", self._snapshot.version, error)
-                return False
-            log.info("now serving index version %d", self._snapshot.version)
-            _release_freed_memory()
-            return True
-        finally:
-            self._refresh_lock.release()
+            return resolve(collection, version, self.versions())
+        except UnknownCollectionError:
+            return resolve(collection, version, self.versions(fresh=True))  # indexed since?
+
+    def list_collections(self) -> CollectionList:
+        return collection_list(self.catalogue())
+
+    def has_default(self) -> bool:
+        """Whether the default collection is indexed (an index may hold only named ones)."""
+        return self._followers[DEFAULT_SCOPE].snapshot is not None or DEFAULT_SCOPE in self.catalogue()
 
     def info(self) -> IndexInfo:
         publication = self.snapshot().publication
@@ -173,7 +302,13 @@ class DocsService:
     # -- search --------------------------------------------------------------
 
     def search(
-        self, query: str, limit: int = DEFAULT_LIMIT, prefix: str | None = None, mode: SearchMode = "hybrid"
+        self,
+        query: str,
+        limit: int = DEFAULT_LIMIT,
+        prefix: str | None = None,
+        mode: SearchMode = "hybrid",
+        collection: str | None = None,
+        version: str | None = None,
     ) -> SearchResult:
         """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines."""
         text = " ".join(query.split())
@@ -181,7 +316,7 @@ class DocsService:
             raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
         text = text[:MAX_QUERY_CHARS]
         limit = max(1, min(limit, MAX_LIMIT))
-        snapshot = self.snapshot()
+        snapshot = self.snapshot(collection, version)
         doc_ids = _doc_ids_under(snapshot, prefix)
         if doc_ids is not None and not doc_ids:
             return SearchResult(
@@ -189,6 +324,7 @@ class DocsService:
                 hits=[],
                 index_version=snapshot.version,
                 note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
+                **_provenance(snapshot),
             )
         depth = self.ranking.candidates
         # BM25 needs no query vector, so it runs while the query is embedded and searched.
@@ -202,12 +338,19 @@ class DocsService:
         if keyword is not None:
             lists.append(RankedList("keyword", keyword.result()))
         hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return SearchResult(query=text, hits=hits, index_version=snapshot.version)
+        return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
 
     # -- get_doc -------------------------------------------------------------
 
-    def get_doc(self, id: str, start_index: int = 0, max_chars: int = DEFAULT_MAX_CHARS) -> DocPage:
-        snapshot = self.snapshot()
+    def get_doc(
+        self,
+        id: str,
+        start_index: int = 0,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        collection: str | None = None,
+        version: str | None = None,
+    ) -> DocPage:
+        snapshot = self.snapshot(collection, version)
         doc_id, _, anchor = id.strip().partition("#")
         doc_id = doc_id.strip().strip("/")
         if doc_id not in snapshot.docs:  # a source path (`notebooks/intro.ipynb`) opens its doc too
@@ -247,12 +390,19 @@ class DocsService:
             next_start_index=end if end < len(text) else None,
             sections=sections,
             index_version=snapshot.version,
+            **_provenance(snapshot),
         )
 
     # -- list_docs -----------------------------------------------------------
 
-    def list_docs(self, prefix: str | None = None, limit: int = DEFAULT_LIST_LIMIT) -> DocTree:
-        snapshot = self.snapshot()
+    def list_docs(
+        self,
+        prefix: str | None = None,
+        limit: int = DEFAULT_LIST_LIMIT,
+        collection: str | None = None,
+        version: str | None = None,
+    ) -> DocTree:
+        snapshot = self.snapshot(collection, version)
         limit = max(1, min(limit, MAX_LIST_LIMIT))
         selected = _doc_ids_under(snapshot, prefix)
         rows = [snapshot.docs[d] for d in (selected if selected is not None else snapshot.docs)]
@@ -271,13 +421,16 @@ class DocsService:
             truncated=truncated,
             note=note,
             index_version=snapshot.version,
+            **_provenance(snapshot),
         )
 
     # -- export --------------------------------------------------------------
 
-    def export(self, base_url: str | None = None) -> tuple[str, str]:
+    def export(
+        self, base_url: str | None = None, collection: str | None = None, version: str | None = None
+    ) -> tuple[str, str]:
         """Every page as `llms.txt` and `llms-full.txt`, in navigation order."""
-        snapshot = self.snapshot()
+        snapshot = self.snapshot(collection, version)
         root = _navigation(snapshot, sorted(snapshot.docs.values(), key=_nav_key))
         pages = [
             ExportPage(
@@ -300,6 +453,44 @@ class DocsService:
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _provenance(snapshot: Snapshot) -> dict[str, Any]:
+    """Which docs an answer came from: its collection and version."""
+    return {"collection": snapshot.scope.collection, "version": snapshot.scope.version}
+
+
+def collection_list(catalogue: dict[Scope, Publication]) -> CollectionList:
+    """The collections of a catalogue, default first, each with its versions oldest first."""
+    names: dict[str, list[str]] = {}
+    for scope in catalogue:
+        names.setdefault(scope.collection, [])
+        if scope.version is not None:
+            names[scope.collection].append(scope.version)
+    collections = []
+    for name in sorted(names, key=lambda n: (n != DEFAULT_COLLECTION, n.lower())):
+        versions = sort_versions(names[name])
+        scopes = [Scope(name, v) for v in versions] if versions else [DEFAULT_SCOPE]
+        collections.append(
+            CollectionInfo(
+                name=name,
+                default_version=default_version(versions) if versions else None,
+                versions=[_version_info(scope.version, catalogue[scope]) for scope in scopes],
+            )
+        )
+    note = None if collections else "nothing is indexed yet; run `docs-mcp index PATH` first"
+    return CollectionList(collections=collections, note=note)
+
+
+def _version_info(version: str | None, publication: Publication) -> VersionInfo:
+    return VersionInfo(
+        version=version,
+        docs=publication.docs,
+        chunks=publication.chunks,
+        index_version=publication.seq,
+        published_at=publication.published_at,
+        model=publication.model,
+    )
 
 
 def _navigation(snapshot: Snapshot, rows: list[dict[str, Any]]) -> DocFolder:

@@ -7,6 +7,11 @@ Three tables live in one database:
 - `publications`: an append-only log; its newest row names the versions of
   `docs` and `chunks` that readers must use, and the model that built them.
 
+Those are the default collection's tables. Every other (collection, version) has
+its own three, named by `collection.table_name` (`docs--NAME--VERSION`, ...), and is
+published, verified and retired on its own by the same rules; an `IndexStore` is
+bound to one such scope, and `catalogue()` lists the scopes the database holds.
+
 Publication rule: a writer changes the tables, folds the new rows into the
 full-text index, verifies the result, tags the versions, and only then appends
 the publication row. Lance commits are atomic, so a reader sees either the old
@@ -47,6 +52,7 @@ from lancedb.index import FTS, IvfSq
 from lancedb.query import MatchQuery
 
 from docs_mcp import __version__
+from docs_mcp.collection import DEFAULT_SCOPE, Scope, parse_table_name, table_name
 from docs_mcp.config import is_remote
 from docs_mcp.errors import (
     ConfigError,
@@ -226,7 +232,8 @@ def storage_options_for(
 
 
 class IndexStore:
-    """A LanceDB database holding one docs index, in a local folder or an object store."""
+    """A LanceDB database holding docs indexes, in a local folder or an object store; this object
+    reads and writes one scope of it (the default collection unless told otherwise)."""
 
     def __init__(
         self,
@@ -234,11 +241,18 @@ class IndexStore:
         storage_options: Mapping[str, str] | None = None,
         retention_grace: timedelta = RETENTION_GRACE,
         body_cache_bytes: int = 0,
+        scope: Scope = DEFAULT_SCOPE,
+        connection: Any = None,
     ) -> None:
         self.uri = uri
         self.remote = is_remote(uri)
         self.retention_grace = retention_grace
         self.body_cache_bytes = body_cache_bytes
+        self.scope = scope
+        self.storage_options = storage_options
+        if connection is not None:
+            self._db = connection
+            return
         options = storage_options_for(uri, storage_options)
         try:
             self._db = lancedb.connect(uri, storage_options=options or None)
@@ -257,8 +271,48 @@ class IndexStore:
             body_cache_bytes=settings.body_cache_mb * 1024 * 1024,
         )
 
+    def scoped(self, scope: Scope) -> IndexStore:
+        """The same database, bound to another (collection, version); shares the connection."""
+        return IndexStore(
+            self.uri,
+            self.storage_options,
+            self.retention_grace,
+            self.body_cache_bytes,
+            scope=scope,
+            connection=self._db,
+        )
+
+    def table(self, kind: str) -> str:
+        """This scope's name for a kind of table (DOCS, CHUNKS, PUBLICATIONS, ...)."""
+        return table_name(kind, self.scope)
+
+    def _table_names(self) -> list[str]:
+        names: list[str] = []
+        token = None
+        while True:
+            page = self._db.list_tables(page_token=token)
+            names += page.tables
+            token = page.page_token
+            if not token:
+                return names
+
     def _has(self, name: str) -> bool:
-        return name in self._db.list_tables().tables
+        return name in self._table_names()
+
+    def catalogue(self) -> dict[Scope, Publication]:
+        """Every published scope in the database with its newest publication, default included."""
+        found: dict[Scope, Publication] = {}
+        try:
+            for name in self._table_names():
+                parsed = parse_table_name(name)
+                if parsed is None or parsed[0] != PUBLICATIONS:
+                    continue
+                publication = self.scoped(parsed[1])._latest_publication()
+                if publication is not None:
+                    found[parsed[1]] = publication
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+        return found
 
     def _damaged(self, error: Exception) -> IndexStateError:
         if self.remote:
@@ -279,9 +333,9 @@ class IndexStore:
             raise self._damaged(error) from error
 
     def _latest_publication(self) -> Publication | None:
-        if not self._has(PUBLICATIONS):
+        if not self._has(self.table(PUBLICATIONS)):
             return None
-        rows = self._db.open_table(PUBLICATIONS).to_arrow().to_pylist()
+        rows = self._db.open_table(self.table(PUBLICATIONS)).to_arrow().to_pylist()
         if not rows:
             return None
         row = max(rows, key=lambda r: r["seq"])
@@ -291,6 +345,12 @@ class IndexStore:
     def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
         publication = self.latest_publication()
         if publication is None:
+            if not self.scope.is_default:
+                flags = f"--collection {self.scope.collection} --version {self.scope.version}"
+                raise IndexNotFoundError(
+                    f"{self.scope.label} is not indexed in {self.uri}; "
+                    f"run `docs-mcp index PATH {flags} --db {self.uri}` first"
+                )
             raise IndexNotFoundError(
                 f"no index found at {self.uri}; run `docs-mcp index PATH --db {self.uri}` first"
             )
@@ -308,11 +368,11 @@ class IndexStore:
                 f"`docs-mcp index PATH --model {expected_model}`"
             )
         try:
-            docs = self._db.open_table(DOCS)
+            docs = self._db.open_table(self.table(DOCS))
             docs.checkout(publication.docs_version)
-            chunks = self._db.open_table(CHUNKS)
+            chunks = self._db.open_table(self.table(CHUNKS))
             chunks.checkout(publication.chunks_version)
-            snapshot = Snapshot(publication, docs, chunks, self.body_cache_bytes)
+            snapshot = Snapshot(publication, docs, chunks, self.body_cache_bytes, self.scope)
             snapshot.check_readable()
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
@@ -338,8 +398,16 @@ class Snapshot:
     the snapshot, which is pinned to one publication: it can never serve a stale page.
     """
 
-    def __init__(self, publication: Publication, docs: Any, chunks: Any, body_cache_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        publication: Publication,
+        docs: Any,
+        chunks: Any,
+        body_cache_bytes: int = 0,
+        scope: Scope = DEFAULT_SCOPE,
+    ) -> None:
         self.publication = publication
+        self.scope = scope
         self._bodies: dict[str, str] = {}
         self._body_cache_room = body_cache_bytes
         self._body_cache_lock = threading.Lock()
@@ -485,14 +553,16 @@ class IndexWriter:
     def _prepare_tables(self) -> tuple[Any, Any]:
         if self.rebuild:
             # Overwrite keeps the old versions (and their tags) for readers still on them.
-            docs = self._db.create_table(DOCS, schema=docs_schema(), mode="overwrite")
-            chunks = self._db.create_table(CHUNKS, schema=chunks_schema(self.dim), mode="overwrite")
-            if not self._store._has(PUBLICATIONS):
-                self._db.create_table(PUBLICATIONS, schema=publications_schema())
+            docs = self._db.create_table(self._store.table(DOCS), schema=docs_schema(), mode="overwrite")
+            chunks = self._db.create_table(
+                self._store.table(CHUNKS), schema=chunks_schema(self.dim), mode="overwrite"
+            )
+            if not self._store._has(self._store.table(PUBLICATIONS)):
+                self._db.create_table(self._store.table(PUBLICATIONS), schema=publications_schema())
             return docs, chunks
         assert self.previous is not None
-        docs = self._db.open_table(DOCS)
-        chunks = self._db.open_table(CHUNKS)
+        docs = self._db.open_table(self._store.table(DOCS))
+        chunks = self._db.open_table(self._store.table(CHUNKS))
         # A run that died after writing left versions past the publication: discard them.
         for table, version in ((docs, self.previous.docs_version), (chunks, self.previous.chunks_version)):
             if table.version != version:
@@ -551,10 +621,10 @@ class IndexWriter:
         self._chunks.tags.create(publication.tag, publication.chunks_version)
         row = {**publication.__dict__, "tool_version": __version__}
         record = pa.Table.from_pylist([row], schema=publications_schema())
-        log_table = self._db.open_table(PUBLICATIONS)
+        log_table = self._db.open_table(self._store.table(PUBLICATIONS))
         if log_table.schema != publications_schema():
             # A log written by an older format: start it afresh with this publication.
-            self._db.create_table(PUBLICATIONS, data=record, mode="overwrite")
+            self._db.create_table(self._store.table(PUBLICATIONS), data=record, mode="overwrite")
         else:
             log_table.add(record)
         self._retire_old_versions(seq)

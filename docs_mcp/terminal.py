@@ -13,6 +13,7 @@ from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from docs_mcp.collection import describe
 from docs_mcp.config import Settings
 from docs_mcp.doctor import Check
 from docs_mcp.indexer import IndexReport, ProgressSink
@@ -71,6 +72,8 @@ def print_index_report(report: IndexReport) -> None:
     table.add_column()
     table.add_row("corpus", report.corpus)
     table.add_row("index", report.db)
+    if report.version is not None:
+        table.add_row("collection", f"{report.collection}, version {report.version}")
     table.add_row(
         "docs",
         f"{len(report.added)} added, {len(report.changed)} changed, "
@@ -137,7 +140,9 @@ def print_page(page: DocPage) -> None:
         sys.stdout.write(render_page(page) + "\n")
 
 
-def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
+def print_serving_banner(
+    settings: Settings, info: IndexInfo | None, collections: dict[str, list[str]]
+) -> None:
     url = f"http://{settings.host}:{settings.port}/mcp"
     proxy = shutil.which("mcp-proxy") or "mcp-proxy"
     # At its default INFO level mcp-proxy logs every request's headers, auth headers included.
@@ -153,10 +158,13 @@ def print_serving_banner(settings: Settings, info: IndexInfo) -> None:
             }
         },
     }
-    err.print(
-        f"[bold]docs-mcp[/bold] serving index version {info.index_version} "
-        f"({info.docs} docs, {info.chunks} chunks) on [cyan]{url}[/cyan]"
+    named = {name: versions for name, versions in collections.items() if versions}
+    serving = (
+        "" if info is None else f"index version {info.index_version} ({info.docs} docs, {info.chunks} chunks)"
     )
+    if named:
+        serving += (" and " if serving else "") + f"collections {describe(named)}"
+    err.print(f"[bold]docs-mcp[/bold] serving {serving} on [cyan]{url}[/cyan]")
     err.print(f"health: http://{settings.host}:{settings.port}/health")
     for title, snippet in snippets.items():
         err.print(f"\n{title}:")

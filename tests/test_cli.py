@@ -12,7 +12,20 @@ from docs_mcp import __version__
 from docs_mcp.cli import app
 
 runner = CliRunner()
-COMMANDS = ["index", "serve", "search", "ask", "list", "get", "status", "eval", "config", "doctor", "export"]
+COMMANDS = [
+    "index",
+    "serve",
+    "search",
+    "ask",
+    "list",
+    "get",
+    "status",
+    "collections",
+    "eval",
+    "config",
+    "doctor",
+    "export",
+]
 
 
 def run(*args, **env):

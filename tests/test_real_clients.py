@@ -83,7 +83,13 @@ def inspect(inspector: Path, target: list[str], *method: str) -> dict[str, Any]:
 
 def check_with_inspector(inspector: Path, target: list[str]) -> None:
     tools = inspect(inspector, target, "tools/list")
-    assert {tool["name"] for tool in tools["tools"]} == {"search_docs", "get_doc", "list_docs", "ask_docs"}
+    assert {tool["name"] for tool in tools["tools"]} == {
+        "search_docs",
+        "get_doc",
+        "list_docs",
+        "ask_docs",
+        "list_collections",
+    }
 
     found = inspect(
         inspector, target, "tools/call", "--tool-name", "search_docs", "--tool-arg", "query=install with pip"

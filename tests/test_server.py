@@ -26,7 +26,7 @@ def server(shared_db, embedder):
 async def test_four_read_only_tools_with_input_and_output_schemas(server):
     async with Client(server) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert set(tools) == {"search_docs", "get_doc", "list_docs", "ask_docs"}
+    assert set(tools) == {"search_docs", "get_doc", "list_docs", "ask_docs", "list_collections"}
     for tool in tools.values():
         assert tool.annotations.read_only_hint and tool.annotations.idempotent_hint
         assert tool.output_schema and tool.description

@@ -38,7 +38,7 @@ DOCS_MCP = Path(sys.executable).parent / "docs-mcp"
 SAMPLE_CORPUS = Path(__file__).parent / "data" / "sample-docs"
 SAMPLE_DOC_IDS = {str(p.relative_to(SAMPLE_CORPUS).with_suffix("")) for p in SAMPLE_CORPUS.rglob("*.md")}
 MODEL = "all-MiniLM-L6-v2-int8"
-TOOLS = {"search_docs", "get_doc", "list_docs", "ask_docs"}
+TOOLS = {"search_docs", "get_doc", "list_docs", "ask_docs", "list_collections"}
 
 # Bounds, so a broken server fails a test instead of hanging the suite.
 STARTUP_SECONDS = 30  # imports + model load take ~4 s on a 2-core machine

@@ -1,0 +1,83 @@
+"""What collections cost: opening a collection's version, choosing the scope per call, and
+reading the catalogue, on the bundled docs (corpus/) indexed as N versions of one collection.
+
+    .venv/bin/python scripts/bench_collections.py [--versions 20] [--repeat 200] [--db DIR]
+
+With --db, an index this script built before is measured again without re-indexing.
+
+Not a test: it prints medians in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from docs_mcp.collection import index_scope
+from docs_mcp.config import bundled_corpus
+from docs_mcp.embed import FastEmbedder
+from docs_mcp.indexer import index_corpus
+from docs_mcp.search import DocsService
+from docs_mcp.store import IndexStore
+
+MODEL = "all-MiniLM-L6-v2-int8"
+
+
+def median_ms(function: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--versions", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--db", help="an index built by an earlier run: measure it, index nothing")
+    args = parser.parse_args()
+    cache = Path(tempfile.mkdtemp(prefix="bench-collections-cache-"))
+    embedder = FastEmbedder(MODEL, cache)
+    if args.db:
+        db = args.db
+    else:
+        db = str(Path(tempfile.mkdtemp(prefix="bench-collections-")) / "index")
+        corpus = bundled_corpus()
+        index_corpus(corpus, IndexStore(db), embedder)
+        for number in range(1, args.versions + 1):
+            index_corpus(corpus, IndexStore(db).scoped(index_scope("docs", f"1.{number}")), embedder)
+        print(f"indexed {corpus} as default + {args.versions} versions", flush=True)
+
+    store = IndexStore(db)
+    args.versions = len(store.catalogue()) - 1
+    chunks = store.latest_publication().chunks  # type: ignore[union-attr]
+    print(f"catalogue of {args.versions + 1} scopes: {median_ms(store.catalogue, 20):.2f} ms")
+
+    service = DocsService(IndexStore(db), lambda: embedder, model=MODEL, refresh_seconds=3600)
+    opens = []
+    for number in range(1, args.versions + 1):
+        start = time.perf_counter()
+        service.snapshot("docs", f"1.{number}")
+        opens.append((time.perf_counter() - start) * 1000)
+    print(f"first open of a version ({chunks} chunks): median {statistics.median(opens):.1f} ms")
+
+    print(
+        f"scope resolution (cached catalogue): {median_ms(lambda: service.scope('docs', None), 2000):.4f} ms"
+    )
+    print(f"snapshot lookup, default: {median_ms(lambda: service.snapshot(), 2000):.4f} ms")
+    print(f"snapshot lookup, named: {median_ms(lambda: service.snapshot('docs', '1.3'), 2000):.4f} ms")
+    service.embedder.embed_query("warm up")
+    query = "how do I change the HTTP port"
+    default = median_ms(lambda: service.search(query), args.repeat)
+    named = median_ms(lambda: service.search(query, collection="docs"), args.repeat)
+    print(f"search_docs, default collection: {default:.2f} ms; named, version omitted: {named:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
