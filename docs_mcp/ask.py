@@ -80,6 +80,8 @@ class Retrieval:
     passages: tuple[Passage, ...]
     index_version: int
     dropped: int  # passages left out to stay within the budget
+    collection: str = "default"
+    version: str | None = None
 
 
 def check_question(question: str) -> str:
@@ -133,17 +135,27 @@ def trim(text: str, limit: int) -> str:
     return f"{trimmed} …"
 
 
-def retrieve(service: DocsService, question: str, count: int, max_tokens: int) -> Retrieval:
+def retrieve(
+    service: DocsService,
+    question: str,
+    count: int,
+    max_tokens: int,
+    collection: str | None = None,
+    version: str | None = None,
+) -> Retrieval:
     """The best `count` sections for `question`, through the search_docs ranking, each trimmed,
-    together within about half of `max_tokens`."""
+    together within about half of `max_tokens`, from one collection and version."""
     question = check_question(question)
     count = max(1, min(count, MAX_PASSAGES))
-    result = service.search(question, count)
+    result = service.search(question, count, collection=collection, version=version)
     keep, each = passage_sizes(len(result.hits), passage_budget(max_tokens))
     passages = []
     for hit in result.hits[:keep]:
         try:
-            page = service.get_doc(hit.open_with, 0, max(PASSAGE_CHARS * 2, 1000))
+            # The version the search answered from, even if a newer one was published since.
+            page = service.get_doc(
+                hit.open_with, 0, max(PASSAGE_CHARS * 2, 1000), result.collection, result.version
+            )
         except NotFoundError:  # gone in an index version published since the search: skip it
             continue
         section = page.section_title
@@ -157,7 +169,14 @@ def retrieve(service: DocsService, question: str, count: int, max_tokens: int) -
                 snippet=hit.snippet,
             )
         )
-    return Retrieval(question, tuple(passages), result.index_version, dropped=len(result.hits) - keep)
+    return Retrieval(
+        question,
+        tuple(passages),
+        result.index_version,
+        dropped=len(result.hits) - keep,
+        collection=result.collection,
+        version=result.version,
+    )
 
 
 def _attribute(value: str) -> str:
@@ -279,6 +298,8 @@ def extractive(retrieval: Retrieval, note: str | None) -> AskResult:
         unknown_citations=[],
         note=_join(note if retrieval.passages else None, _budget_note(retrieval)),
         index_version=retrieval.index_version,
+        collection=retrieval.collection,
+        version=retrieval.version,
     )
 
 
@@ -294,6 +315,8 @@ def sampled(retrieval: Retrieval, answer: str, model: str | None = None) -> AskR
         note=_join(uncited, _budget_note(retrieval)),
         model=model,
         index_version=retrieval.index_version,
+        collection=retrieval.collection,
+        version=retrieval.version,
     )
 
 

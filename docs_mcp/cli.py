@@ -390,6 +390,8 @@ def ask(
     passages: Annotated[
         int, typer.Option("--passages", "-n", min=1, max=8, help="How many sections to answer from.")
     ] = 4,
+    collection: CollectionOption = None,
+    doc_version: VersionOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -402,7 +404,8 @@ def ask(
 
     service = DocsService.from_settings(_settings(db=db, model=model))
     # The passages are sized as ask_docs sizes them by default; the output itself has no budget.
-    result = extractive(retrieve(service, question, passages, DEFAULT_MAX_TOKENS), None)
+    retrieval = retrieve(service, question, passages, DEFAULT_MAX_TOKENS, collection, doc_version)
+    result = extractive(retrieval, None)
     if json_output:
         _print_json(result.model_dump(mode="json"))
     else:

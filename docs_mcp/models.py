@@ -210,6 +210,8 @@ class AskResult(BaseModel):
     note: str | None = Field(default=None, description="Why the answer is extractive, or what was cut.")
     model: str | None = Field(default=None, description="The model the client sampled, when it said.")
     index_version: int
+    collection: str = Field(default="default", description="The collection the passages come from.")
+    version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None
 
 

@@ -90,12 +90,16 @@ async def answer(
     passages: int,
     max_tokens: int,
     timeout: float = ask.SAMPLING_TIMEOUT_SECONDS,
+    collection: str | None = None,
+    version: str | None = None,
 ) -> AskResult | InputRequiredResult:
     """The ask_docs result for this request, or, on 2026-07-28+, the sampling request to fulfil first.
 
     Raises DocsMcpError (an empty question, no index) for the tool to report.
     """
-    retrieval = await anyio.to_thread.run_sync(ask.retrieve, service, question, passages, max_tokens)
+    retrieval = await anyio.to_thread.run_sync(
+        ask.retrieve, service, question, passages, max_tokens, collection, version
+    )
     if not retrieval.passages:
         return ask.extractive(retrieval, None)
     version = ctx.protocol_version

@@ -257,12 +257,16 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
             int, Field(ge=1, le=ask.MAX_PASSAGES, description="How many sections to answer from.")
         ] = ask.DEFAULT_PASSAGES,
         max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
+        collection: Collection = None,
+        version: Version = None,
     ) -> Annotated[CallToolResult, AskResult] | InputRequiredResult:
         """Answer a question from the documentation. Retrieves the best sections; if the client
         supports sampling, its own model writes the answer from them citing `id#anchor`
         (mode 'sampled'), otherwise the passages come back with their ids (mode 'extractive')."""
         try:
-            result = await sampling.answer(ctx, service, question, passages, max_tokens, sampling_timeout)
+            result = await sampling.answer(
+                ctx, service, question, passages, max_tokens, sampling_timeout, collection, version
+            )
         except DocsMcpError as error:
             raise ToolError(str(error)) from error
         if isinstance(result, InputRequiredResult):

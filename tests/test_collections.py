@@ -372,6 +372,23 @@ async def test_tools_take_collection_and_version_and_say_where_answers_came_from
 
 
 @pytest.mark.anyio
+async def test_ask_docs_answers_from_the_named_version_only(server):
+    async with Client(server) as client:  # no sampling callback: the extractive answer
+        older = await client.call_tool(
+            "ask_docs", {"question": "How do I upgrade the broker?", "collection": "broker", "version": "2.9"}
+        )
+        newest = await client.call_tool(
+            "ask_docs", {"question": "How do I upgrade the broker?", "collection": "broker"}
+        )
+    assert not older.is_error and not newest.is_error
+    assert (older.structured_content["collection"], older.structured_content["version"]) == ("broker", "2.9")
+    assert newest.structured_content["version"] == "2.10"
+    assert "legacy-drain" in older.structured_content["answer"]
+    assert "legacy-drain" not in newest.structured_content["answer"]
+    assert "drains queued messages by itself" in newest.structured_content["answer"]
+
+
+@pytest.mark.anyio
 async def test_an_unknown_collection_is_a_tool_error_naming_list_collections(server):
     async with Client(server) as client:
         result = await client.call_tool("search_docs", {"query": "x", "collection": "fish"})
