@@ -213,6 +213,7 @@ def test_index_files_are_confined_to_the_index_folder(corpus, tmp_path, fake_emb
     assert sorted(p.name for p in db.iterdir()) == [
         ".docs-mcp.lock",
         "chunks.lance",
+        "code.lance",
         "docs.lance",
         "publications.lance",
     ]
