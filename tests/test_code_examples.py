@@ -269,6 +269,14 @@ def test_an_unknown_language_lists_the_languages_there_are(docs):
     assert "'cobol'" in result.note and "python (3)" in result.note and "bash (2)" in result.note
 
 
+@pytest.mark.parametrize(
+    "language", ["x' OR '1'='1", "python' OR language = 'bash", "%", "*", "\x00", "py" * 25]
+)
+def test_a_hostile_language_matches_nothing_and_never_reaches_a_query(docs, language):
+    result = docs.search("enqueue a job", kind="code", language=language)
+    assert result.hits == [] and "languages in this index" in result.note
+
+
 def test_language_without_kind_code_is_a_clear_error_and_kind_is_checked(docs):
     with pytest.raises(DocsMcpError, match="kind='code'"):
         docs.search("start a worker", language="bash")
