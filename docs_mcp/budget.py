@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from docs_mcp.models import CollectionList, DocPage, DocTree, ResponseSize, SearchResult
+from docs_mcp.models import CollectionList, DocPage, DocTree, ResponseSize, SearchHit, SearchResult
 from docs_mcp.render import render_collections, render_page, render_search, render_tree
 
 CHARS_PER_TOKEN = 3
@@ -42,10 +42,17 @@ def sized_page(page: DocPage, max_tokens: int) -> tuple[DocPage, str]:
 
 
 def fit_search(result: SearchResult, max_tokens: int) -> tuple[SearchResult, str]:
-    """Drop the lowest-ranked hits until the rendering fits."""
+    """Drop the lowest-ranked hits until the rendering fits; a last code example is shortened instead."""
     text = render_search(result)
     dropped = 0
     while estimate_tokens(text) > max_tokens and result.hits:
+        if len(result.hits) == 1:
+            excess = (estimate_tokens(text) - max_tokens) * CHARS_PER_TOKEN
+            shorter = _shorter_code(result.hits[0], excess)
+            if shorter is not None:
+                result = result.model_copy(update={"hits": [shorter]})
+                text = render_search(result)
+                continue
         dropped += 1
         result = result.model_copy(
             update={
@@ -55,6 +62,16 @@ def fit_search(result: SearchResult, max_tokens: int) -> tuple[SearchResult, str
         )
         text = render_search(result)
     return result.model_copy(update={"size": _size(text, max_tokens)}), text
+
+
+def _shorter_code(hit: SearchHit, chars: int) -> SearchHit | None:
+    """`hit` with at least `chars` fewer characters of code, cut at a line break; None if it cannot be."""
+    if not hit.code:
+        return None
+    cut = hit.code.rfind("\n", 0, max(0, len(hit.code) - chars))
+    if cut <= 0:
+        return None
+    return hit.model_copy(update={"code": hit.code[:cut], "code_truncated": True})
 
 
 def fit_tree(list_docs: Callable[[int], DocTree], limit: int, max_tokens: int) -> tuple[DocTree, str]:

@@ -267,7 +267,8 @@ def _watch(corpus: Path, store: Any, embedder: Any, json_output: bool) -> None:
         else:
             counts = f"{len(run.added)} added, {len(run.changed)} changed, {len(run.removed)} removed"
             typer.echo(
-                f"re-indexed: {counts}, {run.chunks_embedded} chunks embedded in {run.seconds:.1f} s; "
+                f"re-indexed: {counts}, {run.chunks_embedded} chunks and {run.code_embedded} code examples "
+                f"embedded in {run.seconds:.1f} s; "
                 f"serving version {run.index_version}",
                 err=True,
             )
@@ -365,6 +366,15 @@ def search(
     query: Annotated[str, typer.Argument(help="What you are looking for.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=20, help="How many pages.")] = 5,
     prefix: PrefixOption = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="prose (pages and sections) or code (code examples).")
+    ] = "prose",
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language", help="With --kind code: only examples in this language (python, bash...)."
+        ),
+    ] = None,
     collection: CollectionOption = None,
     doc_version: VersionOption = None,
     db: DbOption = None,
@@ -376,7 +386,15 @@ def search(
     from docs_mcp.terminal import print_search
 
     service = DocsService.from_settings(_settings(db=db, model=model))
-    result = service.search(query, limit, prefix, collection=collection, version=doc_version)
+    result = service.search(
+        query,
+        limit,
+        prefix,
+        kind=kind,  # type: ignore[arg-type]  # checked by the service, with a designed error
+        language=language,
+        collection=collection,
+        version=doc_version,
+    )
     if json_output:
         _print_json(result.model_dump(mode="json"))
     else:

@@ -30,7 +30,7 @@ LATEST = "latest"
 MAIN = "main"
 SEPARATOR = "--"
 # Every kind of table a scope owns. A table kind added here is namespaced like the rest.
-TABLE_KINDS = ("docs", "chunks", "publications")
+TABLE_KINDS = ("docs", "chunks", "code", "publications")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 

@@ -243,7 +243,7 @@ def check_index(settings: Settings) -> Check:
     return ok(
         "index",
         f"{db}: version {publication.seq}, {publication.docs} docs, {publication.chunks} chunks, "
-        f"model {publication.model}",
+        f"{publication.code} code examples, model {publication.model}",
     )
 
 

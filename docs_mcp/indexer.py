@@ -1,4 +1,4 @@
-"""corpus -> markdown -> chunking -> embed -> store, incrementally, with a report."""
+"""corpus -> markdown -> chunking (and code examples) -> embed -> store, incrementally, with a report."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from docs_mcp.chunking import chunk_document
+from docs_mcp.codeblocks import CodeUnit, code_units
 from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
 from docs_mcp.errors import CorpusError, DocsMcpError
@@ -38,6 +39,7 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     chunks_embedded: int = 0
+    code_embedded: int = 0  # code examples embedded (see codeblocks.py), besides the chunks
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     index_version: int | None = None
@@ -56,6 +58,7 @@ class IndexReport:
             "removed": len(self.removed),
             "unchanged": self.unchanged,
             "chunks_embedded": self.chunks_embedded,
+            "code_embedded": self.code_embedded,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": self.warnings,
             "index_version": self.index_version,
@@ -134,13 +137,18 @@ def index_corpus(
         chunks = [
             c for doc in parsed for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens)
         ]
-        progress.start(len(chunks))
-        vectors = embedder.embed_documents([c.embedding_text for c in chunks], progress.advance)
+        examples = [unit for doc in parsed for unit in code_units(doc)]
+        progress.start(len(chunks) + len(examples))
+        # One call for both, so the progress bar and the batches run through once.
+        texts = [c.embedding_text for c in chunks] + [u.embedding_text for u in examples]
+        vectors = embedder.embed_documents(texts, progress.advance)
         report.chunks_embedded = len(chunks)
+        report.code_embedded = len(examples)
 
         writer.remove_docs(report.removed + report.changed)
         writer.add_docs([_doc_row(doc, hashes[doc.id]) for doc in parsed])
-        writer.add_chunks([_chunk_row(c, v) for c, v in zip(chunks, vectors, strict=True)])
+        writer.add_chunks([_chunk_row(c, v) for c, v in zip(chunks, vectors[: len(chunks)], strict=True)])
+        writer.add_code([_code_row(u, v) for u, v in zip(examples, vectors[len(chunks) :], strict=True)])
         publication = writer.publish()
         report.index_version = publication.seq
         report.published = True
@@ -174,6 +182,21 @@ def _chunk_row(chunk: Chunk, vector: Any) -> dict[str, Any]:
         "search_text": chunk.embedding_text,
         "start": chunk.start,
         "end": chunk.end,
+        "vector": vector,
+    }
+
+
+def _code_row(unit: CodeUnit, vector: Any) -> dict[str, Any]:
+    return {
+        "id": unit.id,
+        "doc_id": unit.doc_id,
+        "anchor": unit.anchor,
+        "heading_path": " > ".join(unit.heading_path),
+        "language": unit.language,
+        "code": unit.code,
+        "context": unit.context,
+        "line": unit.line,
+        "search_text": unit.embedding_text,
         "vector": vector,
     }
 

@@ -1,8 +1,9 @@
 """Pure: Markdown source text -> ParsedDoc.
 
-Front matter, title, the heading tree with GitHub-style anchors, and the
-top-level blocks as character spans of the source, so every chunk and section
-can point back to exactly where it came from. Nothing here touches the disk.
+Front matter, title, the heading tree with GitHub-style anchors, the
+top-level blocks as character spans of the source, and every fenced code block
+(at any depth) with its info string and line, so every chunk, section and code
+example can point back to exactly where it came from. Nothing here touches the disk.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from docs_mcp.models import Block, Heading, ParsedDoc
+from docs_mcp.models import Block, Fence, Heading, ParsedDoc
 
 ORDER_KEYS = ("sidebar_position", "order", "weight", "nav_order", "position")
 _DESCRIPTION_FALLBACK_CHARS = 200
@@ -65,8 +66,12 @@ def parse_markdown(source: str, doc_id: str, path: str) -> ParsedDoc:
     body_start = 0
     blocks: list[Block] = []
     raw_headings: list[tuple[int, str, int, int]] = []  # level, text, start, body_start
+    fences: list[Fence] = []
 
     for index, token in enumerate(tokens):
+        if token.type == "fence" and token.map is not None:
+            fence_start, fence_end = offset(token.map[0]), offset(token.map[1])
+            fences.append(Fence(token.info.strip(), token.content, fence_start, fence_end, token.map[0] + 1))
         if token.level != 0 or token.map is None or token.nesting == -1:
             continue
         start, end = offset(token.map[0]), offset(token.map[1])
@@ -97,6 +102,7 @@ def parse_markdown(source: str, doc_id: str, path: str) -> ParsedDoc:
         headings=tuple(headings),
         blocks=tuple(b for b in blocks if b.kind != "heading"),
         warnings=tuple(warnings),
+        fences=tuple(fences),
     )
 
 

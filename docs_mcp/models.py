@@ -37,6 +37,17 @@ class Block:
 
 
 @dataclass(frozen=True)
+class Fence:
+    """A fenced code block, wherever it sits (top level, in a list item, in a quote)."""
+
+    info: str  # the info string as written after the backticks, e.g. "python title=app.py"
+    code: str  # the code between the fences, without them
+    start: int  # character offset of the opening fence line
+    end: int  # just past the closing fence line
+    line: int  # 1-based line number of the opening fence
+
+
+@dataclass(frozen=True)
 class ParsedDoc:
     id: str
     path: str
@@ -50,6 +61,7 @@ class ParsedDoc:
     headings: tuple[Heading, ...]
     blocks: tuple[Block, ...]
     warnings: tuple[str, ...] = field(default=())
+    fences: tuple[Fence, ...] = field(default=())
 
     def heading_path(self, heading: Heading) -> tuple[str, ...]:
         """Titles of the headings that enclose `heading`, outermost first, itself last."""
@@ -107,10 +119,28 @@ class SearchHit(BaseModel):
     heading_path: list[str] = Field(description="Headings that lead to the matching section.")
     snippet: str
     score: float = Field(description="Fused relevance score; higher is better; comparable within one query.")
+    kind: Literal["prose", "code"] = Field(
+        default="prose", description="'code' for a code example (search_docs with kind='code')."
+    )
+    language: str | None = Field(
+        default=None, description="Code examples: the language, normalised (python, bash...); '' if unnamed."
+    )
+    code: str | None = Field(default=None, description="Code examples: the code, as written in the page.")
+    code_truncated: bool = Field(
+        default=False, description="True when `code` was cut to fit; get_doc(open_with) has all of it."
+    )
+    context: str | None = Field(
+        default=None, description="Code examples: the sentence(s) right before the code in the page."
+    )
+    line: int | None = Field(
+        default=None, description="Code examples: line of the code fence in source_path."
+    )
 
 
 class SearchResult(BaseModel):
     query: str
+    kind: Literal["prose", "code"] = "prose"
+    language: str | None = Field(default=None, description="The language filter, normalised, if any.")
     hits: list[SearchHit]
     index_version: int
     note: str | None = None
@@ -222,4 +252,5 @@ class IndexInfo(BaseModel):
     dimension: int
     docs: int
     chunks: int
+    code_examples: int = 0
     db: str

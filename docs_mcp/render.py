@@ -7,7 +7,9 @@ then what the page or section is, then the next call to make.
 
 from __future__ import annotations
 
-from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, SearchResult
+import re
+
+from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, SearchHit, SearchResult
 
 
 def _scope_args(collection: str, version: str | None) -> str:
@@ -24,13 +26,43 @@ def _scope_words(collection: str, version: str | None) -> str:
 def render_search(result: SearchResult) -> str:
     if not result.hits:
         return result.note or f"No results for {result.query!r}. Try other words, or call list_docs."
+    if result.kind == "code":
+        return _render_code_search(result)
     scope = _scope_words(result.collection, result.version)
     call = f"get_doc(id=...{_scope_args(result.collection, result.version)})"
     lines = [f"{len(result.hits)} results for {result.query!r}{scope} (open one with {call}):"]
     for number, hit in enumerate(result.hits, 1):
-        trail = " > ".join(hit.heading_path[1:] if hit.heading_path[:1] == [hit.title] else hit.heading_path)
-        where = f"{hit.title} > {trail}" if trail else hit.title
-        lines.append(f"\n{number}. id: {hit.open_with}\n   {where}\n   {hit.snippet}")
+        lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}\n   {hit.snippet}")
+    if result.note:
+        lines.append(f"\n{result.note}")
+    return "\n".join(lines)
+
+
+def _where(hit: SearchHit) -> str:
+    trail = " > ".join(hit.heading_path[1:] if hit.heading_path[:1] == [hit.title] else hit.heading_path)
+    return f"{hit.title} > {trail}" if trail else hit.title
+
+
+def _render_code_search(result: SearchResult) -> str:
+    only = f" in {result.language}" if result.language else ""
+    scope = _scope_words(result.collection, result.version)
+    call = f"get_doc(id=...{_scope_args(result.collection, result.version)})"
+    lines = [
+        f"{len(result.hits)} code examples{only} for {result.query!r}{scope} "
+        f"(each id opens the section around it with {call}):"
+    ]
+    for number, hit in enumerate(result.hits, 1):
+        code = hit.code or ""
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
+        lines.append(
+            f"\n{number}. id: {hit.open_with} ({hit.language or 'no language'}, "
+            f"{hit.source_path} line {hit.line})\n   {_where(hit)}"
+        )
+        if hit.context:
+            lines.append(f"   {hit.context}")
+        lines.append(f"{fence}{hit.language or ''}\n{code}\n{fence}")
+        if hit.code_truncated:
+            lines.append(f"   (code cut to fit; get_doc(id={hit.open_with!r}) has all of it)")
     if result.note:
         lines.append(f"\n{result.note}")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
+from docs_mcp.codeblocks import normalize_language
 from docs_mcp.collection import (
     DEFAULT_COLLECTION,
     DEFAULT_SCOPE,
@@ -66,6 +67,10 @@ MAX_LIST_LIMIT = 2000
 SearchMode = Literal["hybrid", "vector", "fts"]
 SEARCH_MODES: tuple[SearchMode, ...] = ("hybrid", "vector", "fts")
 SNIPPET_CHARS = 300
+SearchKind = Literal["prose", "code"]
+SEARCH_KINDS: tuple[SearchKind, ...] = ("prose", "code")
+# A code example longer than this is cut at a line break; get_doc(open_with) has all of it.
+MAX_CODE_CHARS = 4000
 
 
 def _one_blas_thread() -> None:
@@ -296,6 +301,7 @@ class DocsService:
             dimension=publication.dim,
             docs=publication.docs,
             chunks=publication.chunks,
+            code_examples=publication.code,
             db=self.store.uri,
         )
 
@@ -307,16 +313,33 @@ class DocsService:
         limit: int = DEFAULT_LIMIT,
         prefix: str | None = None,
         mode: SearchMode = "hybrid",
+        kind: SearchKind = "prose",
+        language: str | None = None,
         collection: str | None = None,
         version: str | None = None,
     ) -> SearchResult:
-        """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines."""
+        """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines.
+
+        kind="prose" ranks pages (one hit per page); kind="code" ranks code examples, each its
+        own hit, optionally only those in `language` (any common spelling: py, python3...)."""
         text = " ".join(query.split())
         if not text:
             raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
+        if kind not in SEARCH_KINDS:
+            raise DocsMcpError(
+                f"unknown kind {kind!r}: use 'prose' for pages and sections or 'code' for code examples"
+            )
+        wanted = normalize_language(language) if language and language.strip() else None
+        if wanted is not None and kind != "code":
+            raise DocsMcpError(
+                f"language={language!r} filters code examples; search with kind='code' "
+                "(CLI: --kind code) to use it"
+            )
+        snapshot = self.snapshot(collection, version)
+        if kind == "code":
+            return self._search_code(snapshot, text[:MAX_QUERY_CHARS], limit, prefix, mode, wanted)
         text = text[:MAX_QUERY_CHARS]
         limit = max(1, min(limit, MAX_LIMIT))
-        snapshot = self.snapshot(collection, version)
         doc_ids = _doc_ids_under(snapshot, prefix)
         if doc_ids is not None and not doc_ids:
             return SearchResult(
@@ -339,6 +362,55 @@ class DocsService:
             lists.append(RankedList("keyword", keyword.result()))
         hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
         return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
+
+    def _search_code(
+        self,
+        snapshot: Snapshot,
+        text: str,
+        limit: int,
+        prefix: str | None,
+        mode: SearchMode,
+        language: str | None,
+    ) -> SearchResult:
+        """Hybrid search over the code examples, fused like prose but one hit per example."""
+        limit = max(1, min(limit, MAX_LIMIT))
+        empty = SearchResult(
+            query=text,
+            kind="code",
+            language=language,
+            hits=[],
+            index_version=snapshot.version,
+            **_provenance(snapshot),
+        )
+        if not snapshot.code_languages:
+            note = "this index holds no code examples; search without kind='code' to find pages"
+            return empty.model_copy(update={"note": note})
+        if language is not None and language not in snapshot.code_languages:
+            known = ", ".join(f"{name or '(unnamed)'} ({count})" for name, count in _by_count(snapshot))
+            note = (
+                f"no code examples in {language!r}; the languages in this index are: {known}. "
+                "Search again with one of them, or without language"
+            )
+            return empty.model_copy(update={"note": note})
+        doc_ids = _doc_ids_under(snapshot, prefix)
+        if doc_ids is not None and not doc_ids:
+            note = f"no document id starts with {prefix!r}; call list_docs to see the folders"
+            return empty.model_copy(update={"note": note})
+        where = snapshot.code_filter(doc_ids, language)
+        depth = self.ranking.candidates
+        keyword = (
+            self._pool.submit(snapshot.code_keyword_search, text, depth, where) if mode != "vector" else None
+        )
+        lists = []
+        if mode != "fts":
+            vector = self.embedder.embed_query(text)
+            lists.append(
+                RankedList("vector", _per_example(snapshot.code_vector_search(vector, depth, where)))
+            )
+        if keyword is not None:
+            lists.append(RankedList("keyword", _per_example(keyword.result())))
+        hits = build_code_hits(rank_documents(lists, self.ranking), snapshot, limit)
+        return empty.model_copy(update={"hits": hits})
 
     # -- get_doc -------------------------------------------------------------
 
@@ -541,6 +613,52 @@ def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[
             )
         )
     return hits
+
+
+def _per_example(rows: list[dict]) -> list[dict]:
+    """Code candidates keyed by example, so fusion ranks examples, not pages (the page is in details)."""
+    return [{**row, "doc_id": row["id"]} for row in rows]
+
+
+def _by_count(snapshot: Snapshot) -> list[tuple[str, int]]:
+    return sorted(snapshot.code_languages.items(), key=lambda item: (-item[1], item[0]))
+
+
+def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+    shown = ranked[:limit]
+    details = snapshot.code_details([example.best_chunk for example in shown])
+    hits = []
+    for example in shown:
+        row = details[example.best_chunk["id"]]
+        anchor = row["anchor"] or None
+        code, truncated = _fit_code(row["code"])
+        hits.append(
+            SearchHit(
+                open_with=f"{row['doc_id']}#{anchor}" if anchor else row["doc_id"],
+                doc_id=row["doc_id"],
+                source_path=snapshot.docs[row["doc_id"]]["path"],
+                section=anchor,
+                title=snapshot.docs[row["doc_id"]]["title"],
+                heading_path=[h for h in row["heading_path"].split(" > ") if h],
+                snippet=_snippet(row["code"]),
+                score=round(example.score, 6),
+                kind="code",
+                language=row["language"],
+                code=code,
+                code_truncated=truncated,
+                context=row["context"],
+                line=row["line"],
+            )
+        )
+    return hits
+
+
+def _fit_code(code: str) -> tuple[str, bool]:
+    """The code, or its first lines up to MAX_CODE_CHARS; True when it was cut."""
+    if len(code) <= MAX_CODE_CHARS:
+        return code, False
+    cut = code.rfind("\n", 0, MAX_CODE_CHARS)
+    return code[: cut if cut > 0 else MAX_CODE_CHARS], True
 
 
 def _snippet(text: str) -> str:

@@ -1,11 +1,13 @@
 """The only code that talks to LanceDB.
 
-Three tables live in one database:
+Four tables live in one database:
 
 - `docs`: one row per document (metadata, Markdown body, content hash, outline);
 - `chunks`: one row per chunk (text, keyword text, vector), with a BM25 index;
+- `code`: one row per code example (code, language, context, keyword text,
+  vector), with its own BM25 index, searched by `search_docs(kind="code")`;
 - `publications`: an append-only log; its newest row names the versions of
-  `docs` and `chunks` that readers must use, and the model that built them.
+  `docs`, `chunks` and `code` that readers must use, and the model that built them.
 
 Those are the default collection's tables. Every other (collection, version) has
 its own three, named by `collection.table_name` (`docs--NAME--VERSION`, ...), and is
@@ -69,9 +71,12 @@ log = logging.getLogger(__name__)
 
 DOCS = "docs"
 CHUNKS = "chunks"
+CODE = "code"
 PUBLICATIONS = "publications"
 # Bumped when the tables' layout changes; an index of another format is rebuilt, never misread.
-INDEX_FORMAT = 2
+# 3: the code table (and its version and row count in the publication log).
+INDEX_FORMAT = 3
+KEEP_PUBLICATIONS = 3
 # A snapshot holds its chunk vectors in memory while they fit in this many bytes
 # (about 350,000 chunks at 384 dimensions); beyond that LanceDB searches them.
 IN_MEMORY_VECTOR_BYTES = 512 * 1024 * 1024
@@ -104,6 +109,7 @@ DOC_COLUMNS = [
     "outline",
 ]
 CHUNK_COLUMNS = ["id", "doc_id", "anchor", "heading_path", "text", "start", "end"]
+CODE_COLUMNS = ["id", "doc_id", "anchor", "heading_path", "language", "code", "context", "line"]
 # What a retriever returns per candidate chunk: enough to rank. The rest of a chunk
 # is fetched (chunk_details) only for the few that become hits.
 CANDIDATE_COLUMNS = ["id", "doc_id"]
@@ -142,6 +148,23 @@ def chunks_schema(dim: int) -> pa.Schema:
     )
 
 
+def code_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("doc_id", pa.string()),
+            ("anchor", pa.string()),
+            ("heading_path", pa.string()),  # " > "-joined, for display
+            ("language", pa.string()),  # normalised (codeblocks.normalize_language); "" for none
+            ("code", pa.string()),
+            ("context", pa.string()),  # the prose right before the fence
+            ("line", pa.int64()),  # 1-based line of the opening fence
+            ("search_text", pa.string()),  # title + heading path + context + code: what BM25 sees
+            ("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+
+
 def publications_schema() -> pa.Schema:
     return pa.schema(
         [
@@ -155,6 +178,8 @@ def publications_schema() -> pa.Schema:
             ("published_at", pa.string()),
             ("tool_version", pa.string()),
             ("format", pa.int64()),
+            ("code_version", pa.int64()),
+            ("code", pa.int64()),
         ]
     )
 
@@ -170,6 +195,8 @@ class Publication:
     chunks: int
     published_at: str
     format: int = INDEX_FORMAT
+    code_version: int = 0
+    code: int = 0  # code examples in the code table
 
     @property
     def tag(self) -> str:
@@ -340,6 +367,8 @@ class IndexStore:
             return None
         row = max(rows, key=lambda r: r["seq"])
         row.setdefault("format", 1)  # publications written before the format column existed
+        row.setdefault("code_version", 0)  # ... and before the code table existed (format 2)
+        row.setdefault("code", 0)
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
     def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
@@ -372,7 +401,9 @@ class IndexStore:
             docs.checkout(publication.docs_version)
             chunks = self._db.open_table(self.table(CHUNKS))
             chunks.checkout(publication.chunks_version)
-            snapshot = Snapshot(publication, docs, chunks, self.body_cache_bytes, self.scope)
+            code = self._db.open_table(self.table(CODE))
+            code.checkout(publication.code_version)
+            snapshot = Snapshot(publication, docs, chunks, code, self.body_cache_bytes, self.scope)
             snapshot.check_readable()
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
@@ -403,6 +434,7 @@ class Snapshot:
         publication: Publication,
         docs: Any,
         chunks: Any,
+        code: Any,
         body_cache_bytes: int = 0,
         scope: Scope = DEFAULT_SCOPE,
     ) -> None:
@@ -413,8 +445,15 @@ class Snapshot:
         self._body_cache_lock = threading.Lock()
         self._docs = docs
         self._chunks = chunks
+        self._code = code
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
+        # How many code examples each language has: the values a language filter may take.
+        self.code_languages: dict[str, int] = {}
+        if publication.code:
+            languages = self._code.search().select(["language"]).limit(None).to_arrow()
+            for language in languages.column("language").to_pylist():
+                self.code_languages[language] = self.code_languages.get(language, 0) + 1
         self._matrix: np.ndarray | None = None
         self.approximate = _has_vector_index(chunks)
         if not self.approximate and publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
@@ -446,6 +485,8 @@ class Snapshot:
         """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
         self._docs.search().select(["body"]).limit(1).to_list()
         self._chunks.search(_match("a"), query_type="fts").limit(1).to_list()
+        if self.publication.code:
+            self._code.search(_match("a"), query_type="fts").limit(1).to_list()
 
     @property
     def version(self) -> int:
@@ -522,6 +563,45 @@ class Snapshot:
             found = self._chunks.take_row_ids(row_ids).select(CHUNK_COLUMNS).to_list()
         return {row["id"]: row for row in found}
 
+    # -- code examples: a small table, searched in LanceDB (flat vector scan, BM25) --------
+
+    def code_filter(self, doc_ids: Sequence[str] | None, language: str | None) -> str | None:
+        """A where clause on doc ids and a language, both values read back from this index."""
+        clauses = []
+        if doc_ids is not None:
+            clauses.append(_in_list("doc_id", doc_ids))
+        if language is not None:
+            if language not in self.code_languages:
+                raise KeyError(language)
+            clauses.append(f"language = {sql_string(language)}")
+        return " AND ".join(clauses) or None
+
+    def code_vector_search(self, vector: np.ndarray, limit: int, where: str | None) -> list[dict]:
+        if not self.publication.code:
+            return []
+        query = self._code.search(vector, vector_column_name="vector").distance_type("cosine")
+        if where:
+            query = query.where(where, prefilter=True)
+        query = query.select([*CANDIDATE_COLUMNS, "_distance"]).with_row_id(True)
+        return list(query.limit(limit).to_list())
+
+    def code_keyword_search(self, text: str, limit: int, where: str | None) -> list[dict]:
+        if not self.publication.code:
+            return []
+        query = self._code.search(_match(text), query_type="fts")
+        if where:
+            query = query.where(where, prefilter=True)
+        query = query.select([*CANDIDATE_COLUMNS, "_score"]).with_row_id(True)
+        return list(query.limit(limit).to_list())
+
+    def code_details(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Every column but the vector, by id, for the code examples a search is about to show."""
+        if not candidates:
+            return {}
+        row_ids = [int(c["_rowid"]) for c in candidates]
+        found = self._code.take_row_ids(row_ids).select(CODE_COLUMNS).to_list()
+        return {row["id"]: row for row in found}
+
 
 class IndexWriter:
     """Applies one indexing run's changes and publishes them, or leaves nothing behind."""
@@ -539,36 +619,44 @@ class IndexWriter:
             or self.previous.format != INDEX_FORMAT
         )
         try:
-            self._docs, self._chunks = self._prepare_tables()
+            self._docs, self._chunks, self._code = self._prepare_tables()
             if not self.rebuild:
-                _read_every_row(self._docs, self._chunks)
+                _read_every_row(self._docs, self._chunks, self._code)
         except (OSError, RuntimeError, ValueError) as error:
             # A damaged index (a lost data file, a deleted table): the corpus is the source of
             # truth, so this run rebuilds everything rather than failing on every run from now on.
             log.warning("the index at %s is damaged (%s); rebuilding it", store.uri, _first_line(error))
             self.rebuild = True
-            self._docs, self._chunks = self._prepare_tables()
+            self._docs, self._chunks, self._code = self._prepare_tables()
         self._fresh_chunks_table = self.rebuild
 
-    def _prepare_tables(self) -> tuple[Any, Any]:
+    def _prepare_tables(self) -> tuple[Any, Any, Any]:
         if self.rebuild:
             # Overwrite keeps the old versions (and their tags) for readers still on them.
             docs = self._db.create_table(self._store.table(DOCS), schema=docs_schema(), mode="overwrite")
             chunks = self._db.create_table(
                 self._store.table(CHUNKS), schema=chunks_schema(self.dim), mode="overwrite"
             )
+            code = self._db.create_table(
+                self._store.table(CODE), schema=code_schema(self.dim), mode="overwrite"
+            )
             if not self._store._has(self._store.table(PUBLICATIONS)):
                 self._db.create_table(self._store.table(PUBLICATIONS), schema=publications_schema())
-            return docs, chunks
+            return docs, chunks, code
         assert self.previous is not None
         docs = self._db.open_table(self._store.table(DOCS))
         chunks = self._db.open_table(self._store.table(CHUNKS))
+        code = self._db.open_table(self._store.table(CODE))
         # A run that died after writing left versions past the publication: discard them.
-        for table, version in ((docs, self.previous.docs_version), (chunks, self.previous.chunks_version)):
+        for table, version in (
+            (docs, self.previous.docs_version),
+            (chunks, self.previous.chunks_version),
+            (code, self.previous.code_version),
+        ):
             if table.version != version:
                 log.info("restoring %s to published version %d", table.name, version)
                 table.restore(version)
-        return docs, chunks
+        return docs, chunks, code
 
     def existing_hashes(self) -> dict[str, str]:
         if self.rebuild:
@@ -581,6 +669,7 @@ class IndexWriter:
             batch = doc_ids[begin : begin + _DELETE_BATCH]
             self._docs.delete(_in_list("id", batch))
             self._chunks.delete(_in_list("doc_id", batch))
+            self._code.delete(_in_list("doc_id", batch))
 
     def add_docs(self, rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -590,10 +679,16 @@ class IndexWriter:
         if rows:
             self._chunks.add(pa.Table.from_pylist(rows, schema=chunks_schema(self.dim)))
 
+    def add_code(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self._code.add(pa.Table.from_pylist(rows, schema=code_schema(self.dim)))
+
     def publish(self) -> Publication:
         """Fold new rows into the indexes, verify, tag, and append the publication row."""
         if self._fresh_chunks_table:
             self._chunks.create_index("search_text", config=FTS(with_position=False), replace=True)
+        if self._fresh_chunks_table or not self._code.list_indices():
+            self._code.create_index("search_text", config=FTS(with_position=False), replace=True)
         chunk_rows = self._chunks.count_rows()
         if chunk_rows >= ANN_MIN_CHUNKS and (self._fresh_chunks_table or not _has_vector_index(self._chunks)):
             log.info("building the approximate vector index over %d chunks", chunk_rows)
@@ -604,7 +699,9 @@ class IndexWriter:
         # Folds rows added since into the keyword index and the vector index, if there is one.
         self._docs.optimize(cleanup_older_than=_NO_CLEANUP)
         self._chunks.optimize(cleanup_older_than=_NO_CLEANUP)
+        self._code.optimize(cleanup_older_than=_NO_CLEANUP)
         doc_count, chunk_count = self._verify()
+        code_count = self._verify_code()
         seq = (self.previous.seq if self.previous else 0) + 1
         publication = Publication(
             seq=seq,
@@ -615,10 +712,13 @@ class IndexWriter:
             docs=doc_count,
             chunks=chunk_count,
             published_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            code_version=self._code.version,
+            code=code_count,
         )
         self._refuse_if_another_writer_moved()
         self._docs.tags.create(publication.tag, publication.docs_version)
         self._chunks.tags.create(publication.tag, publication.chunks_version)
+        self._code.tags.create(publication.tag, publication.code_version)
         row = {**publication.__dict__, "tool_version": __version__}
         record = pa.Table.from_pylist([row], schema=publications_schema())
         log_table = self._db.open_table(self._store.table(PUBLICATIONS))
@@ -662,7 +762,7 @@ class IndexWriter:
                 f"{self._store.uri} while this run was writing, so this run published nothing; run one "
                 "indexer at a time (one CI job), then run this one again"
             )
-        for table in (self._docs, self._chunks):
+        for table in (self._docs, self._chunks, self._code):
             newest = self._db.open_table(table.name).version
             if newest != table.version:
                 raise IndexLockedError(
@@ -671,15 +771,32 @@ class IndexWriter:
                     "published nothing; run one indexer at a time (one CI job), then run this one again"
                 )
 
+    def _verify_code(self) -> int:
+        """The code table's count, after the same keyword and vector read-back as the chunks'."""
+        count = int(self._code.count_rows())
+        if count:
+            sample = self._code.search().select(["code", "vector"]).limit(1).to_list()[0]
+            words = str(sample["code"]).split()
+            self._code.search(_match(words[0] if words else "a"), query_type="fts").limit(1).to_list()
+            vector = np.asarray(sample["vector"], dtype=np.float32)
+            if not self._code.search(vector, vector_column_name="vector").limit(1).to_list():
+                raise IndexStateError("refusing to publish: a vector search of the code table found nothing")
+        return count
+
     def _retire_old_versions(self, current_seq: int) -> None:
         """Untag publications superseded longer than the grace period ago (never the current one),
         then clean up the table versions older than the oldest publication still kept."""
         now = datetime.now(UTC)
         grace = self._store.retention_grace
         try:
-            rows = self._db.open_table(PUBLICATIONS).to_arrow().select(["seq", "published_at"]).to_pylist()
+            rows = (
+                self._db.open_table(self._store.table(PUBLICATIONS))
+                .to_arrow()
+                .select(["seq", "published_at"])
+                .to_pylist()
+            )
             published = {int(r["seq"]): _utc(datetime.fromisoformat(r["published_at"])) for r in rows}
-            for table in (self._docs, self._chunks):
+            for table in (self._docs, self._chunks, self._code):
                 versions = {v["version"]: _utc(v["timestamp"]) for v in table.list_versions()}
                 keep: list[int] = []
                 for tag, info in table.tags.list().items():

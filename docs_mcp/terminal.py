@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.syntax import Syntax
 from rich.table import Table
 
 from docs_mcp.collection import describe
@@ -80,6 +81,7 @@ def print_index_report(report: IndexReport) -> None:
         f"{len(report.removed)} removed, {report.unchanged} unchanged",
     )
     table.add_row("chunks embedded", str(report.chunks_embedded))
+    table.add_row("code examples embedded", str(report.code_embedded))
     table.add_row("skipped files", str(len(report.skipped)))
     table.add_row("seconds", f"{report.seconds:.1f}")
     if report.published:
@@ -121,6 +123,9 @@ def print_search(result: SearchResult) -> None:
     if not result.hits:
         out.print(result.note or f"No results for {result.query!r}.")
         return
+    if result.kind == "code":
+        _print_code_hits(result)
+        return
     table = Table(title=f"Results for {result.query!r}", show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("id (docs-mcp get ID)", style="cyan", overflow="fold")
@@ -129,6 +134,24 @@ def print_search(result: SearchResult) -> None:
     for number, hit in enumerate(result.hits, 1):
         table.add_row(str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet)
     out.print(table)
+
+
+def _print_code_hits(result: SearchResult) -> None:
+    only = f" in {result.language}" if result.language else ""
+    out.print(f"[bold]Code examples{only} for {result.query!r}[/bold]")
+    for number, hit in enumerate(result.hits, 1):
+        out.print(f"\n{number}. [cyan]{hit.open_with}[/cyan] ", end="")
+        out.print(f"({hit.language or 'no language'}, {hit.source_path} line {hit.line})", markup=False)
+        out.print(" > ".join(hit.heading_path) or hit.title, style="bold", markup=False)
+        if hit.context:
+            out.print(hit.context, markup=False, soft_wrap=True)
+        out.print(Syntax(hit.code or "", hit.language or "text", line_numbers=False, word_wrap=True))
+        if hit.code_truncated:
+            out.print(
+                f"(cut to fit: docs-mcp get {hit.open_with!r} has all of it)", style="dim", markup=False
+            )
+    if result.note:
+        out.print(f"\n{result.note}", markup=False)
 
 
 def print_page(page: DocPage) -> None:

@@ -30,7 +30,8 @@ def service(db, embedder):
 def test_first_run_indexes_every_doc_and_publishes_version_1(corpus, tmp_path, fake_embedder):
     report = index_corpus(corpus, IndexStore(str(tmp_path / "db")), fake_embedder)
     assert len(report.added) == SAMPLE_DOCS and report.published and report.index_version == 1
-    assert report.chunks_embedded == fake_embedder.documents_embedded > SAMPLE_DOCS
+    assert report.chunks_embedded + report.code_embedded == fake_embedder.documents_embedded
+    assert report.chunks_embedded > SAMPLE_DOCS and report.code_embedded > 0
     assert any("broken-front-matter.md" in w and "YAML" in w for w in report.warnings)
 
 
@@ -53,7 +54,7 @@ def test_a_changed_file_is_the_only_one_re_embedded(corpus, tmp_path, fake_embed
     fake_embedder.documents_embedded = 0
     report = index_corpus(corpus, IndexStore(db), fake_embedder)
     assert report.changed == ["guides/retries"] and report.index_version == 2
-    assert fake_embedder.documents_embedded == report.chunks_embedded <= 5
+    assert fake_embedder.documents_embedded == report.chunks_embedded + report.code_embedded <= 5
     assert "guides/retries#jitter" in service(db, fake_embedder).get_doc("guides/retries").sections
 
 
@@ -212,6 +213,7 @@ def test_index_files_are_confined_to_the_index_folder(corpus, tmp_path, fake_emb
     assert sorted(p.name for p in db.iterdir()) == [
         ".docs-mcp.lock",
         "chunks.lance",
+        "code.lance",
         "docs.lance",
         "publications.lance",
     ]
