@@ -112,9 +112,16 @@ def doc_ids(tree: dict[str, Any]) -> set[str]:
 
 
 def test_the_default_collection_keeps_todays_table_names_and_others_are_namespaced():
-    assert [table_name(kind, DEFAULT_SCOPE) for kind in TABLE_KINDS] == ["docs", "chunks", "publications"]
+    assert [table_name(kind, DEFAULT_SCOPE) for kind in TABLE_KINDS] == [
+        "docs",
+        "chunks",
+        "code",
+        "publications",
+    ]
     assert table_name("chunks", Scope("broker", "2.10")) == "chunks--broker--2.10"
-    assert {store_module.DOCS, store_module.CHUNKS, store_module.PUBLICATIONS} <= set(TABLE_KINDS)
+    assert {store_module.DOCS, store_module.CHUNKS, store_module.CODE, store_module.PUBLICATIONS} <= set(
+        TABLE_KINDS
+    )
     for kind in TABLE_KINDS:
         for scope in (DEFAULT_SCOPE, Scope("broker", "2.10"), Scope("a_b.c-d", "v1")):
             assert parse_table_name(table_name(kind, scope)) == (kind, scope)
@@ -481,3 +488,19 @@ def test_doctor_accepts_an_index_of_named_collections_only(tmp_path, embedder, s
     index_into(db, sources["birds"], embedder, "birds")
     check = check_index(Settings.load(None, db=db))
     assert not check.failed and check.detail == f"{db}: no default collection; collections: birds latest"
+
+
+def test_code_examples_are_searched_in_the_named_collection_and_version_only(tmp_path, embedder):
+    db = str(tmp_path / "index")
+    page = "# Running\n\nStart the worker on its queue:\n\n```bash\nworker start --queue {queue}\nworker status\n```\n"
+    index_into(db, write_corpus(tmp_path / "a", {"run.md": page.format(queue="alpha")}), embedder)
+    other = write_corpus(tmp_path / "b", {"run.md": page.format(queue="beta")})
+    index_into(db, other, embedder, "workers", "1.0")
+    service = DocsService(IndexStore(db), lambda: embedder, model=MODEL)
+
+    default = service.search("start the worker", kind="code", language="sh")
+    named = service.search("start the worker", kind="code", language="sh", collection="workers")
+
+    assert [hit.code for hit in default.hits] == ["worker start --queue alpha\nworker status"]
+    assert [hit.code for hit in named.hits] == ["worker start --queue beta\nworker status"]
+    assert (named.collection, named.version) == ("workers", "1.0")
