@@ -492,7 +492,10 @@ def test_doctor_accepts_an_index_of_named_collections_only(tmp_path, embedder, s
 
 def test_code_examples_are_searched_in_the_named_collection_and_version_only(tmp_path, embedder):
     db = str(tmp_path / "index")
-    page = "# Running\n\nStart the worker on its queue:\n\n```bash\nworker start --queue {queue}\nworker status\n```\n"
+    page = (
+        "# Running\n\nStart the worker on its queue:\n\n"
+        "```bash\nworker start --queue {queue}\nworker status\n```\n"
+    )
     index_into(db, write_corpus(tmp_path / "a", {"run.md": page.format(queue="alpha")}), embedder)
     other = write_corpus(tmp_path / "b", {"run.md": page.format(queue="beta")})
     index_into(db, other, embedder, "workers", "1.0")
