@@ -45,6 +45,7 @@ from docs_mcp import __version__
 from docs_mcp.config import Settings
 from docs_mcp.corpus import Skipped
 from docs_mcp.errors import ConfigError, IndexLockedError, RemoteError
+from docs_mcp.formats import SOURCE_SUFFIXES
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "docs-mcp-remote-mirror/1"
@@ -55,7 +56,6 @@ USER_AGENT = f"docs-mcp/{__version__}"
 FRONT_MATTER_KEY = "source_url"  # the page's URL, written into the mirrored file's front matter
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError)
-_MARKDOWN_SUFFIXES = (".md", ".markdown")
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
 
 
@@ -223,7 +223,8 @@ def _local_name(tag: str) -> str:
 
 
 def mirror_path(url: str) -> str:
-    """The mirrored file for a page URL, relative to pages/: its path, ending in .md."""
+    """The mirrored file for a page URL, relative to pages/: its path, ending in .md unless it
+    already ends in a suffix the indexer reads (.md, .markdown, .mdx, .ipynb)."""
     path = unquote(urlsplit(url).path)
     if path == "" or path.endswith("/"):
         path += "index.md"
@@ -231,7 +232,7 @@ def mirror_path(url: str) -> str:
     if any(p in (".", "..") or p.startswith(".") or "\\" in p or "\x00" in p for p in parts):
         raise ValueError("its path has a hidden or relative segment")
     relative = PurePosixPath(*parts)
-    if relative.suffix.lower() in _MARKDOWN_SUFFIXES:
+    if relative.suffix.lower() in SOURCE_SUFFIXES:  # .mdx and .ipynb too: the indexer converts them
         return str(relative)
     if relative.suffix.lower() in (".html", ".htm", ".txt"):
         return str(relative.with_suffix(".md"))
@@ -525,7 +526,9 @@ async def _sync_page(
         report.unchanged += 1
     else:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        _write_atomically(target, with_source_url(text, url))
+        # A notebook is JSON: front matter would break it, so its URL stays in the manifest only.
+        is_notebook = path.lower().endswith(".ipynb")
+        _write_atomically(target, text if is_notebook else with_source_url(text, url))
         report.downloaded.append(url)
     return {
         "path": path,

@@ -252,6 +252,43 @@ def test_a_reindex_downloads_only_changed_pages_and_drops_unlisted_ones(site, db
     assert "docs/weather" not in listed and "docs/install" in listed
 
 
+def test_mdx_pages_and_notebooks_from_a_site_are_converted_like_local_ones(site, db):
+    mdx = (
+        "---\ntitle: Focusing\n---\n\nimport Tabs from '@theme/Tabs';\n\n# Focusing\n\n"
+        '<Tabs>\n<TabItem value="auto" label="Autofocus">\n\nRun the autofocus routine '
+        "before every imaging session.\n\n</TabItem>\n</Tabs>\n"
+    )
+    notebook = {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Plate solving\n\nSolve a frame."]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "outputs": [],
+                "source": ["solution = orbit.solve_plate('m31.fits')"],
+            },
+        ],
+    }
+    site.put("/docs/focus.mdx", mdx, content_type="text/plain; charset=utf-8")
+    site.put("/notebooks/solve.ipynb", json.dumps(notebook), content_type="application/json")
+    site.put("/llms.txt", llms_txt(site, ["docs/install.md", "docs/focus.mdx", "notebooks/solve.ipynb"]))
+
+    result = index(db, f"{site.url}/llms.txt")
+
+    assert result.exit_code == 0, result.output
+    focus = json.loads(runner.invoke(app, ["get", "docs/focus", "--db", db, "--json"]).stdout)
+    assert "Run the autofocus routine" in focus["content"]
+    assert "<Tabs>" not in focus["content"] and "import Tabs" not in focus["content"]
+    assert f'source_url: "{site.url}/docs/focus.mdx"' in focus["content"]
+    solve = json.loads(runner.invoke(app, ["get", "notebooks/solve", "--db", db, "--json"]).stdout)
+    assert solve["title"] == "Plate solving"
+    assert "```python\nsolution = orbit.solve_plate('m31.fits')\n```" in solve["content"]
+
+
 def test_a_server_without_etags_is_asked_with_if_modified_since(site, db):
     for page in site.pages.values():
         page.etag = ""
@@ -542,6 +579,8 @@ def test_sitemaps_with_entities_are_refused():
         ("https://s.org/docs/", "docs/index.md"),
         ("https://s.org", "index.md"),
         ("https://s.org/docs/page.html", "docs/page.md"),
+        ("https://s.org/docs/tabs.mdx", "docs/tabs.mdx"),
+        ("https://s.org/notebooks/intro.ipynb", "notebooks/intro.ipynb"),
         ("https://s.org/docs/getting%20started", "docs/getting started.md"),
     ],
 )
