@@ -405,7 +405,9 @@ class DocsService:
         if mode != "fts":
             vector = self.embedder.embed_query(text)
             lists.append(
-                RankedList("vector", _per_example(snapshot.code_vector_search(vector, depth, where)))
+                RankedList(
+                    "vector", _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
+                )
             )
         if keyword is not None:
             lists.append(RankedList("keyword", _per_example(keyword.result())))

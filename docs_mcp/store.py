@@ -39,6 +39,7 @@ import logging
 import os
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -201,6 +202,18 @@ class Publication:
     @property
     def tag(self) -> str:
         return f"pub-{self.seq}"
+
+
+def _normalised_matrix(vectors: pa.ChunkedArray, dim: int) -> np.ndarray:
+    """Unit-length rows for cosine by dot product. Copied once, batch by batch, into the matrix
+    that is normalised in place: the vectors are held once, not three times over while loading."""
+    matrix = np.empty((len(vectors), dim), dtype=np.float32)
+    start = 0
+    for batch in vectors.chunks:
+        matrix[start : start + len(batch)] = batch.flatten().to_numpy().reshape(len(batch), dim)
+        start += len(batch)
+    matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    return matrix
 
 
 def sql_string(value: str) -> str:
@@ -450,10 +463,12 @@ class Snapshot:
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
         # How many code examples each language has: the values a language filter may take.
         self.code_languages: dict[str, int] = {}
-        if publication.code:
+        self._code_matrix: np.ndarray | None = None
+        if publication.code and publication.code * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
+            self._load_code_vectors()
+        elif publication.code:
             languages = self._code.search().select(["language"]).limit(None).to_arrow()
-            for language in languages.column("language").to_pylist():
-                self.code_languages[language] = self.code_languages.get(language, 0) + 1
+            self.code_languages = dict(Counter(languages.column("language").to_pylist()))
         self._matrix: np.ndarray | None = None
         self.approximate = _has_vector_index(chunks)
         if not self.approximate and publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
@@ -461,16 +476,7 @@ class Snapshot:
 
     def _load_vectors(self) -> None:
         table = self._chunks.search().select([*CHUNK_COLUMNS, "vector"]).limit(None).to_arrow()
-        # Copied once, batch by batch, into the matrix that is normalised in place: the
-        # vectors are held once, not three times over while loading.
-        dim = self.publication.dim
-        matrix = np.empty((len(table), dim), dtype=np.float32)
-        start = 0
-        for batch in table.column("vector").chunks:
-            matrix[start : start + len(batch)] = batch.flatten().to_numpy().reshape(len(batch), dim)
-            start += len(batch)
-        matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-        self._matrix = matrix
+        self._matrix = _normalised_matrix(table.column("vector"), self.publication.dim)
         # One contiguous chunk per column: taking a hit's row is then 0.03 ms instead of 0.3.
         self._rows = table.drop_columns(["vector"]).combine_chunks()
         del table
@@ -480,6 +486,23 @@ class Snapshot:
         self._row_number = {chunk_id: n for n, chunk_id in enumerate(self._row_ids)}
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
         self._row_doc = np.array([self._doc_number[d] for d in self._row_doc_ids], dtype=np.int64)
+
+    def _load_code_vectors(self) -> None:
+        """The code examples' vectors as one normalised matrix, like the chunks': an exact product
+        instead of a LanceDB flat scan. Row ids are kept for code_details' take_row_ids."""
+        columns = ["id", "doc_id", "language", "vector"]
+        table = self._code.search().select(columns).with_row_id(True).limit(None).to_arrow()
+        self._code_matrix = _normalised_matrix(table.column("vector"), self.publication.dim)
+        self._code_ids: list[str] = table.column("id").to_pylist()
+        self._code_doc_ids: list[str] = table.column("doc_id").to_pylist()
+        self._code_row_ids: list[int] = table.column("_rowid").to_pylist()
+        languages = table.column("language").to_pylist()
+        self.code_languages = dict(Counter(languages))
+        self._code_language_number = {name: n for n, name in enumerate(sorted(self.code_languages))}
+        self._code_language = np.array([self._code_language_number[x] for x in languages], dtype=np.int64)
+        doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
+        self._code_doc = np.array([doc_number.get(d, -1) for d in self._code_doc_ids], dtype=np.int64)
+        self._code_doc_number = doc_number
 
     def check_readable(self) -> None:
         """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
@@ -576,14 +599,48 @@ class Snapshot:
             clauses.append(f"language = {sql_string(language)}")
         return " AND ".join(clauses) or None
 
-    def code_vector_search(self, vector: np.ndarray, limit: int, where: str | None) -> list[dict]:
+    def code_vector_search(
+        self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None, language: str | None
+    ) -> list[dict]:
         if not self.publication.code:
             return []
+        if self._code_matrix is not None:
+            return self._code_vector_search_in_memory(vector, limit, doc_ids, language)
+        where = self.code_filter(doc_ids, language)
         query = self._code.search(vector, vector_column_name="vector").distance_type("cosine")
         if where:
             query = query.where(where, prefilter=True)
         query = query.select([*CANDIDATE_COLUMNS, "_distance"]).with_row_id(True)
         return list(query.limit(limit).to_list())
+
+    def _code_vector_search_in_memory(
+        self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None, language: str | None
+    ) -> list[dict]:
+        assert self._code_matrix is not None
+        query = vector.astype(np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
+        similarity = self._code_matrix @ query
+        if doc_ids is not None:
+            wanted = [self._code_doc_number[d] for d in doc_ids if d in self._code_doc_number]
+            similarity = np.where(
+                np.isin(self._code_doc, np.array(wanted, dtype=np.int64)), similarity, -np.inf
+            )
+        if language is not None:
+            number = self._code_language_number.get(language, -1)
+            similarity = np.where(self._code_language == number, similarity, -np.inf)
+        count = min(limit, int(np.isfinite(similarity).sum()))
+        if count <= 0:
+            return []
+        top = np.argpartition(-similarity, count - 1)[:count]
+        top = top[np.argsort(-similarity[top], kind="stable")]
+        return [
+            {
+                "id": self._code_ids[i],
+                "doc_id": self._code_doc_ids[i],
+                "_distance": 1.0 - float(similarity[i]),
+                "_rowid": self._code_row_ids[i],
+            }
+            for i in top.tolist()
+        ]
 
     def code_keyword_search(self, text: str, limit: int, where: str | None) -> list[dict]:
         if not self.publication.code:

@@ -302,6 +302,37 @@ def test_a_long_example_is_cut_at_a_line_and_says_where_the_rest_is(docs):
     assert hit.code.startswith("def endpoint_0(session, payload):")
 
 
+@pytest.mark.parametrize(
+    ("query", "language", "prefix"),
+    [
+        ("enqueue a job from python", None, None),
+        ("enqueue a job from python", "python", None),
+        ("start the worker", "bash", None),
+        ("configure the queue", None, "guides/"),
+    ],
+)
+def test_code_vectors_in_memory_give_the_same_examples_as_lancedb(
+    code_db, embedder, monkeypatch, query, language, prefix
+):
+    import docs_mcp.store as store_module
+
+    in_memory = DocsService(IndexStore(code_db), lambda: embedder, model=MODEL)
+    assert in_memory.snapshot()._code_matrix is not None
+    monkeypatch.setattr(store_module, "IN_MEMORY_VECTOR_BYTES", 0)
+    on_disk = DocsService(IndexStore(code_db), lambda: embedder, model=MODEL)
+    assert on_disk.snapshot()._code_matrix is None
+    assert in_memory.snapshot().code_languages == on_disk.snapshot().code_languages
+
+    for mode in ("vector", "hybrid"):
+        got = in_memory.search(query, 10, prefix, mode, kind="code", language=language)
+        expected = on_disk.search(query, 10, prefix, mode, kind="code", language=language)
+        assert [(h.open_with, h.code, h.language) for h in got.hits] == [
+            (h.open_with, h.code, h.language) for h in expected.hits
+        ]
+        assert [h.score for h in got.hits] == pytest.approx([h.score for h in expected.hits], abs=1e-6)
+        assert got.hits and all(language in (None, h.language) for h in got.hits)
+
+
 def test_reindexing_one_changed_page_rewrites_only_its_code_examples(tmp_path, embedder):
     corpus = write_corpus(tmp_path / "docs")
     db = str(tmp_path / "db")
