@@ -31,6 +31,8 @@ MAIN = "main"
 SEPARATOR = "--"
 # Every kind of table a scope owns. A table kind added here is namespaced like the rest.
 TABLE_KINDS = ("docs", "chunks", "code", "publications")
+# The same errors reach an assistant (tool error) and a person (CLI): name both ways to list.
+LIST_THEM = "call list_collections (from the command line: docs-mcp collections)"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -144,7 +146,7 @@ def resolve(collection: str | None, version: str | None, catalogue: Mapping[str,
         if version is not None:
             raise UnknownCollectionError(
                 f"the default collection has no versions, so version={version!r} needs a collection; "
-                f"indexed: {describe(catalogue)}. Call list_collections"
+                f"indexed: {describe(catalogue)}. {LIST_THEM.capitalize()}"
             )
         return DEFAULT_SCOPE
     versions = catalogue.get(name)
@@ -153,7 +155,7 @@ def resolve(collection: str | None, version: str | None, catalogue: Mapping[str,
         hint = f" Did you mean {close[0]!r}?" if close else ""
         shown = name if len(name) <= 80 else name[:80] + "…"
         raise UnknownCollectionError(
-            f"unknown collection {shown!r};{hint} indexed: {describe(catalogue)}. Call list_collections",
+            f"unknown collection {shown!r};{hint} indexed: {describe(catalogue)}. {LIST_THEM.capitalize()}",
             suggestions=sorted(catalogue),
         )
     wanted = None if version is None else version.strip()
@@ -166,7 +168,7 @@ def resolve(collection: str | None, version: str | None, catalogue: Mapping[str,
         raise UnknownCollectionError(
             f"collection {name!r} has no version {shown!r}; its versions: "
             f"{', '.join(sort_versions(versions))}. Omit version for {default_version(versions)!r}, "
-            "or call list_collections",
+            f"or {LIST_THEM}",
             suggestions=sort_versions(versions),
         )
     return Scope(name, wanted)

@@ -121,7 +121,10 @@ def render_collections(listing: CollectionList) -> str:
                 f"    {version.version}: {version.docs} docs, published {version.published_at}, "
                 f"model {version.model}"
             )
-    summary = "Pass collection (and version, else the default one) to search_docs, get_doc and list_docs."
+    summary = (
+        "Pass collection (and version, else the default one) to search_docs, get_doc, list_docs "
+        "and ask_docs (CLI: --collection, --version)."
+    )
     if listing.note:
         summary += f" {listing.note}"
     return "\n".join([*lines, "", summary])

@@ -166,7 +166,7 @@ def test_resolving_a_scope():
         resolve("brokr", None, catalogue)
     assert str(unknown.value) == (
         "unknown collection 'brokr'; indexed: birds (latest), broker (2.9, 2.10), default. "
-        "Call list_collections"
+        "Call list_collections (from the command line: docs-mcp collections)"
     )
     with pytest.raises(UnknownCollectionError, match=r"no version '3.0'; its versions: 2.9, 2.10"):
         resolve("broker", "3.0", catalogue)
