@@ -216,6 +216,23 @@ def _normalised_matrix(vectors: pa.ChunkedArray, dim: int) -> np.ndarray:
     return matrix
 
 
+def _nearest(
+    matrix: np.ndarray, vector: np.ndarray, limit: int, keep: np.ndarray | None
+) -> list[tuple[int, float]]:
+    """The `limit` rows of a normalised matrix nearest to `vector` by cosine, among the rows
+    `keep` marks (all when None), best first, as (row, cosine distance)."""
+    query = vector.astype(np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
+    similarity = matrix @ query
+    if keep is not None:
+        similarity = np.where(keep, similarity, -np.inf)
+    count = min(limit, int(np.isfinite(similarity).sum()))
+    if count <= 0:
+        return []
+    top = np.argpartition(-similarity, count - 1)[:count]
+    top = top[np.argsort(-similarity[top], kind="stable")]
+    return [(i, 1.0 - float(similarity[i])) for i in top.tolist()]
+
+
 def sql_string(value: str) -> str:
     """A SQL string literal. Only ever used on ids read back from the index itself."""
     return "'" + value.replace("'", "''") + "'"
@@ -461,6 +478,8 @@ class Snapshot:
         self._code = code
         columns = self._docs.search().select(DOC_COLUMNS).limit(None).to_arrow().to_pylist()
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
+        # Docs as small integers: the in-memory vector searches filter rows by doc with np.isin.
+        self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
         # How many code examples each language has: the values a language filter may take.
         self.code_languages: dict[str, int] = {}
         self._code_matrix: np.ndarray | None = None
@@ -484,7 +503,6 @@ class Snapshot:
         self._row_ids: list[str] = self._rows.column("id").to_pylist()
         self._row_doc_ids: list[str] = self._rows.column("doc_id").to_pylist()
         self._row_number = {chunk_id: n for n, chunk_id in enumerate(self._row_ids)}
-        self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
         self._row_doc = np.array([self._doc_number[d] for d in self._row_doc_ids], dtype=np.int64)
 
     def _load_code_vectors(self) -> None:
@@ -500,9 +518,7 @@ class Snapshot:
         self.code_languages = dict(Counter(languages))
         self._code_language_number = {name: n for n, name in enumerate(sorted(self.code_languages))}
         self._code_language = np.array([self._code_language_number[x] for x in languages], dtype=np.int64)
-        doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
-        self._code_doc = np.array([doc_number.get(d, -1) for d in self._code_doc_ids], dtype=np.int64)
-        self._code_doc_number = doc_number
+        self._code_doc = np.array([self._doc_number.get(d, -1) for d in self._code_doc_ids], dtype=np.int64)
 
     def check_readable(self) -> None:
         """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
@@ -551,20 +567,16 @@ class Snapshot:
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None
     ) -> list[dict]:
         assert self._matrix is not None
-        query = vector.astype(np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
-        similarity = self._matrix @ query
-        if doc_ids is not None:
-            wanted = np.array([self._doc_number[d] for d in doc_ids if d in self._doc_number], dtype=np.int64)
-            similarity = np.where(np.isin(self._row_doc, wanted), similarity, -np.inf)
-        count = min(limit, int(np.isfinite(similarity).sum()))
-        if count <= 0:
-            return []
-        top = np.argpartition(-similarity, count - 1)[:count]
-        top = top[np.argsort(-similarity[top], kind="stable")]
+        keep = None if doc_ids is None else self._of_docs(self._row_doc, doc_ids)
         return [
-            {"id": self._row_ids[i], "doc_id": self._row_doc_ids[i], "_distance": 1.0 - float(similarity[i])}
-            for i in top.tolist()
+            {"id": self._row_ids[i], "doc_id": self._row_doc_ids[i], "_distance": distance}
+            for i, distance in _nearest(self._matrix, vector, limit, keep)
         ]
+
+    def _of_docs(self, row_doc: np.ndarray, doc_ids: Sequence[str]) -> np.ndarray:
+        """Which rows (given each row's doc number) belong to one of `doc_ids`."""
+        wanted = np.array([self._doc_number[d] for d in doc_ids if d in self._doc_number], dtype=np.int64)
+        return np.isin(row_doc, wanted)
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
         query = self._chunks.search(_match(text), query_type="fts")
@@ -617,29 +629,18 @@ class Snapshot:
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None, language: str | None
     ) -> list[dict]:
         assert self._code_matrix is not None
-        query = vector.astype(np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
-        similarity = self._code_matrix @ query
-        if doc_ids is not None:
-            wanted = [self._code_doc_number[d] for d in doc_ids if d in self._code_doc_number]
-            similarity = np.where(
-                np.isin(self._code_doc, np.array(wanted, dtype=np.int64)), similarity, -np.inf
-            )
+        keep = None if doc_ids is None else self._of_docs(self._code_doc, doc_ids)
         if language is not None:
-            number = self._code_language_number.get(language, -1)
-            similarity = np.where(self._code_language == number, similarity, -np.inf)
-        count = min(limit, int(np.isfinite(similarity).sum()))
-        if count <= 0:
-            return []
-        top = np.argpartition(-similarity, count - 1)[:count]
-        top = top[np.argsort(-similarity[top], kind="stable")]
+            in_language = self._code_language == self._code_language_number.get(language, -1)
+            keep = in_language if keep is None else keep & in_language
         return [
             {
                 "id": self._code_ids[i],
                 "doc_id": self._code_doc_ids[i],
-                "_distance": 1.0 - float(similarity[i]),
+                "_distance": distance,
                 "_rowid": self._code_row_ids[i],
             }
-            for i in top.tolist()
+            for i, distance in _nearest(self._code_matrix, vector, limit, keep)
         ]
 
     def code_keyword_search(self, text: str, limit: int, where: str | None) -> list[dict]:
