@@ -6,6 +6,9 @@ regression in parsing, chunking, embedding or ranking fails.
 """
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,11 +24,19 @@ HIT_AT_5_FLOOR = 0.90
 MRR_AT_10_FLOOR = 0.70
 
 
+LEVERS_SCRIPT = bundled_corpus().parent / "scripts" / "ranking_levers.py"
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory, embedder):
+def corpus_index(tmp_path_factory, embedder):
     store = IndexStore(str(tmp_path_factory.mktemp("corpus-index") / "index"))
     index_corpus(bundled_corpus(), store, embedder)
-    service = DocsService(store, lambda: embedder, model=MODEL)
+    return store
+
+
+@pytest.fixture(scope="module")
+def report(corpus_index, embedder):
+    service = DocsService(corpus_index, lambda: embedder, model=MODEL)
     metrics, _ = evaluate(service, load_labels(QUESTIONS), ["hybrid"])
     return metrics["modes"]["hybrid"]
 
@@ -46,3 +57,30 @@ def test_search_finds_the_answering_page_in_the_top_5(report):
 @pytest.mark.slow
 def test_the_answering_page_ranks_near_the_top(report):
     assert report["mrr@10"]["mean"] >= MRR_AT_10_FLOOR, json.dumps(report, indent=1)
+
+
+@pytest.mark.slow
+def test_the_ranking_levers_script_starts_from_exactly_the_served_ranking(corpus_index, report, tmp_path):
+    """Its figures are differences to search_docs' ranking: they mean something only if
+    re-ranking the served candidates the served way gives the served result."""
+    out = tmp_path / "levers.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(LEVERS_SCRIPT),
+            str(QUESTIONS),
+            "--db",
+            corpus_index.uri,
+            "--skip-slow",
+            "--json",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    levers = json.loads(Path(out).read_text(encoding="utf-8"))["levers"]
+    same = levers["re-ranked here as served (must be +0.000)"]
+    assert same["metrics"]["mrr@10"] == report["mrr@10"]
+    assert same["mrr_vs_served"]["mean"] == 0.0
+    assert len(levers) >= 6
