@@ -1,6 +1,6 @@
 """Measure second-stage ranking levers against the ranking search_docs serves, on one index.
 
-Usage: python scripts/ranking_levers.py LABELS --db DIR [--json FILE] [--skip-slow]
+Usage: python scripts/ranking_levers.py LABELS --db DIR [--json FILE] [--skip-slow] [--stages]
 
 The reference is `DocsService.search` itself (the search_docs code path). Every
 lever re-ranks the same candidate lists the service's retrievers return
@@ -22,8 +22,10 @@ import argparse
 import json
 import re
 import tempfile
+import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,8 @@ from lancedb.index import FTS
 from docs_mcp.config import Settings
 from docs_mcp.embed import FastEmbedder
 from docs_mcp.evaluation import QueryOutcome, load_labels, paired_difference, run_queries, summarise
-from docs_mcp.ranking import RankingConfig
-from docs_mcp.search import DocsService
+from docs_mcp.ranking import RankedList, RankingConfig, rank_documents
+from docs_mcp.search import DocsService, build_hits
 from docs_mcp.store import IndexStore, _match
 
 SERVED = RankingConfig()
@@ -54,14 +56,13 @@ def main() -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-slow", action="store_true", help="skip levers that embed extra text")
+    parser.add_argument("--stages", action="store_true", help="also time each stage of the served search")
     args = parser.parse_args()
 
     settings = Settings.from_env()
     embedder = FastEmbedder(settings.model, settings.cache_dir, threads=2)
     labels = load_labels(args.labels)
-    service = DocsService(
-        IndexStore(args.db), lambda: embedder, model=settings.model, ranking=RankingConfig()
-    )
+    service = DocsService(IndexStore(args.db), lambda: embedder, model=settings.model, ranking=SERVED)
     served = run_queries(service, labels, "hybrid")
     snapshot = service.snapshot()
     index = _read_index(args.db)
@@ -126,6 +127,8 @@ def main() -> None:
         )
 
     report: dict[str, Any] = {"served": summarise(served), "levers": {}}
+    if args.stages:
+        report["stages_ms"] = stage_costs(service, [q["text"] for q in queries])
     print(f"{'served ranking':45s} {_line(summarise(served))}")
     for name, ranker in levers.items():
         outcomes = [
@@ -251,6 +254,47 @@ def _heading_adapter(
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     eye = np.eye(x.shape[1], dtype=np.float32)
     return np.linalg.solve(x.T @ x + ridge * eye, x.T @ index["matrix"] + ridge * eye)
+
+
+def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> dict[str, dict[str, float]]:
+    """p50 / p95 milliseconds of each stage of the served search, run one after another.
+
+    The service overlaps the keyword stage with embedding and vector search on its pool, so
+    a whole search costs less than the sum; "whole search" is DocsService.search itself."""
+    snapshot = service.snapshot()
+    embedder = service.embedder
+    depth = service.ranking.candidates
+    times: dict[str, list[float]] = defaultdict(list)
+
+    @contextmanager
+    def timed(stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        times[stage].append(1000 * (time.perf_counter() - started))
+
+    for _ in range(rounds):
+        for text in queries:
+            with timed("query embedding"):
+                vector = embedder.embed_query(text)
+            with timed("vector search"):
+                found = snapshot.vector_search(vector, depth)
+            with timed("keyword search (BM25)"):
+                matched = snapshot.keyword_search(text, depth)
+            with timed("fusion"):
+                ranked = rank_documents([RankedList("vector", found), RankedList("keyword", matched)], SERVED)
+            with timed("reading the 10 hits"):
+                build_hits(ranked, snapshot, 10)
+            with timed("whole search"):
+                service.search(text, limit=10)
+    costs = {}
+    for stage, values in times.items():
+        values.sort()
+        costs[stage] = {
+            "p50": round(values[len(values) // 2], 2),
+            "p95": round(values[int(0.95 * len(values))], 2),
+        }
+        print(f"{stage:45s} p50 {costs[stage]['p50']:6.2f} ms  p95 {costs[stage]['p95']:6.2f} ms")
+    return costs
 
 
 # -- reporting -------------------------------------------------------------------------------------
