@@ -351,6 +351,7 @@ def serve(
         check_exposure(settings)  # before the model loads: fail in a second, not after it
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
+    service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
         serve_stdio(service)
         return

@@ -117,11 +117,13 @@ class _Follower:
                 _release_freed_memory()
             return self.snapshot
 
-    def current(self) -> Snapshot:
+    def current(self, check: bool = True) -> Snapshot:
+        """The snapshot to serve; with `check`, first switch to a newer publication if the
+        last look is `refresh_seconds` old (a caller with no background follower)."""
         snapshot = self.snapshot
         if snapshot is None:
             return self.open()
-        if time.monotonic() - self._checked_at >= self._refresh_seconds:
+        if check and time.monotonic() - self._checked_at >= self._refresh_seconds:
             self.refresh()
         return self.snapshot or snapshot
 
@@ -176,6 +178,9 @@ class DocsService:
         self._followers_lock = threading.Lock()
         self._catalogue: dict[Scope, Publication] = {}
         self._catalogue_at = -float("inf")
+        self._catalogue_in_use = False
+        self._stop_following = threading.Event()
+        self._following: threading.Thread | None = None
         default = _Follower(store, self._expected_model, refresh_seconds)
         self._followers: dict[Scope, _Follower] = {DEFAULT_SCOPE: default}
         try:
@@ -236,7 +241,7 @@ class DocsService:
                     follower = _Follower(store, self._expected_model, self._refresh_seconds)
                     self._followers[scope] = follower
         try:
-            return follower.current()
+            return follower.current(check=self._following is None)
         except IndexNotFoundError as error:
             if scope.is_default and self.catalogue(fresh=True):
                 raise IndexNotFoundError(
@@ -252,11 +257,41 @@ class DocsService:
         changed = [follower.refresh() for follower in list(self._followers.values())]
         return any(changed)
 
+    def follow_in_background(self) -> None:
+        """Look for new publications every `refresh_seconds` on a daemon thread, for a
+        long-running server: requests then never wait while the publications log is read
+        (~1 ms on disk, ~8 ms on S3), a new version opens (~50 ms) or the catalogue of
+        collections is read again (~100 ms at 16 versions). Without it, the request that
+        finds the last look `refresh_seconds` old does that work itself, as it still does
+        when `refresh_seconds` is 0 (every request checks)."""
+        if self._following is not None or self._refresh_seconds <= 0:
+            return
+        self._following = threading.Thread(target=self._follow, name="docs-mcp-follow", daemon=True)
+        self._following.start()
+
+    def stop_following(self) -> None:
+        self._stop_following.set()
+        if self._following is not None:
+            self._following.join(timeout=10)
+
+    def _follow(self) -> None:
+        while not self._stop_following.wait(self._refresh_seconds):
+            try:
+                for follower in list(self._followers.values()):
+                    follower.refresh()
+                if self._catalogue_in_use:  # a server that never meets collections never reads it
+                    self.catalogue(fresh=True)
+            except Exception as error:  # never let one bad read end the following for good
+                log.warning("following new publications: %s: %s", type(error).__name__, error)
+
     # -- collections ---------------------------------------------------------
 
     def catalogue(self, fresh: bool = False) -> dict[Scope, Publication]:
-        """Every published (collection, version), read again at most every `refresh_seconds`."""
-        if fresh or time.monotonic() - self._catalogue_at >= self._refresh_seconds:
+        """Every published (collection, version), read again at most every `refresh_seconds`:
+        by the background follower when there is one, else by the call that finds it due."""
+        self._catalogue_in_use = True
+        age = time.monotonic() - self._catalogue_at
+        if fresh or age == float("inf") or (self._following is None and age >= self._refresh_seconds):
             try:
                 self._catalogue = self.store.catalogue()
             except DocsMcpError as error:  # e.g. read while an indexer writes: keep the last list

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -313,6 +315,34 @@ def test_a_newly_indexed_higher_version_becomes_the_default_one(tmp_path, embedd
     assert reader.list_docs(collection="broker").version == "2.9"
     index_into(db, sources["broker-2.10"], embedder, "broker", "2.10")
     assert reader.list_docs(collection="broker").version == "2.10"
+
+
+def test_a_background_follower_reads_the_catalogue_so_no_request_does(
+    tmp_path, embedder, sources, monkeypatch
+):
+    db = str(tmp_path / "index")
+    index_into(db, sources["broker-2.9"], embedder, "broker", "2.9")
+    reader = DocsService(IndexStore(db), lambda: embedder, model=MODEL, refresh_seconds=0.02)
+    readers = []
+    real = reader.store.catalogue
+
+    def recorded_catalogue():
+        readers.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(reader.store, "catalogue", recorded_catalogue)
+    assert reader.list_docs(collection="broker").version == "2.9"  # the first read is the request's
+    readers.clear()
+    reader.follow_in_background()
+    try:
+        index_into(db, sources["broker-2.10"], embedder, "broker", "2.10")
+        deadline = time.monotonic() + 20
+        while reader.list_docs(collection="broker").version != "2.10":
+            assert time.monotonic() < deadline, "the new version never became the default"
+            time.sleep(0.02)
+        assert readers and set(readers) == {"docs-mcp-follow"}
+    finally:
+        reader.stop_following()
 
 
 def test_an_index_of_named_collections_only_serves_them_and_explains_the_default(tmp_path, embedder, sources):

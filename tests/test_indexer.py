@@ -3,11 +3,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from docs_mcp.collection import DEFAULT_SCOPE
 from docs_mcp.corpus import MAX_FILE_BYTES
 from docs_mcp.errors import (
     CorpusError,
@@ -194,6 +196,83 @@ def test_a_running_service_follows_new_publications(corpus, tmp_path, fake_embed
     index_corpus(corpus, IndexStore(db), fake_embedder)
     assert docs.get_doc("guides/new").title == "Brand new page"
     assert docs.info().index_version == 2
+
+
+def wait_until(condition, timeout=20.0):
+    """Poll `condition` until it holds; False once `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_a_background_follower_switches_versions_with_no_request_checking(corpus, tmp_path, fake_embedder):
+    db = str(tmp_path / "db")
+    index_corpus(corpus, IndexStore(db), fake_embedder)
+    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.05)
+    docs.follow_in_background()
+    try:
+        (corpus / "guides" / "new.md").write_text("# Brand new page\n\nFresh.\n", encoding="utf-8")
+        index_corpus(corpus, IndexStore(db), fake_embedder)
+        follower = docs._followers[DEFAULT_SCOPE]
+        assert wait_until(lambda: follower.snapshot.version == 2)  # nothing here asked for it
+        assert docs.get_doc("guides/new").title == "Brand new page"
+    finally:
+        docs.stop_following()
+
+
+def test_with_a_background_follower_requests_never_read_the_publications_log(
+    corpus, tmp_path, fake_embedder, monkeypatch
+):
+    db = str(tmp_path / "db")
+    index_corpus(corpus, IndexStore(db), fake_embedder)
+    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.02)
+    store = docs._followers[DEFAULT_SCOPE].store
+    readers = []
+    real = store.latest_publication
+
+    def recorded_latest_publication():
+        readers.append(threading.current_thread().name)
+        return real()
+
+    monkeypatch.setattr(store, "latest_publication", recorded_latest_publication)
+    docs.follow_in_background()
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.5:  # many refresh intervals
+            docs.search("retries")
+            docs.get_doc("guides/retries")
+        assert wait_until(lambda: len(readers) >= 5)
+        assert set(readers) == {"docs-mcp-follow"}
+    finally:
+        docs.stop_following()
+
+
+def test_a_background_follower_survives_a_failing_read(corpus, tmp_path, fake_embedder, monkeypatch):
+    db = str(tmp_path / "db")
+    index_corpus(corpus, IndexStore(db), fake_embedder)
+    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.05)
+    store = docs._followers[DEFAULT_SCOPE].store
+    failures = []
+    real = store.latest_publication
+
+    def flaky_latest_publication():
+        if len(failures) < 3:
+            failures.append(1)
+            raise OSError("connection reset by peer")
+        return real()
+
+    monkeypatch.setattr(store, "latest_publication", flaky_latest_publication)
+    docs.follow_in_background()
+    try:
+        (corpus / "guides" / "new.md").write_text("# Brand new page\n\nFresh.\n", encoding="utf-8")
+        index_corpus(corpus, IndexStore(db), fake_embedder)
+        assert wait_until(lambda: docs._followers[DEFAULT_SCOPE].snapshot.version == 2)
+        assert len(failures) == 3
+    finally:
+        docs.stop_following()
 
 
 def test_old_versions_stay_readable_for_a_reader_that_still_holds_them(corpus, tmp_path, fake_embedder):
