@@ -55,6 +55,9 @@ DEFAULT_REMOTE_CONCURRENCY = 4
 DEFAULT_REMOTE_RETRIES = 3
 DEFAULT_REMOTE_MAX_REDIRECTS = 5
 DEFAULT_BODY_CACHE_MB = 32
+# How long a server keeps a named collection version open with no call naming it: each open
+# version holds its vectors and rows in memory, and reopening one costs ~50 ms.
+DEFAULT_IDLE_VERSION_SECONDS = 600.0
 # How long a superseded index version stays readable after a newer one is published: longer
 # than any server takes to notice the new one (refresh_seconds) and finish its requests.
 DEFAULT_RETENTION_GRACE_SECONDS = 600.0
@@ -101,6 +104,8 @@ class Settings:
     # Markdown bodies a server keeps in memory per index version (get_doc without a storage
     # read: 10.1 -> 0.1 ms p50 on an S3 server, see corpus/guides/deploying.md); 0 turns it off.
     body_cache_mb: int = DEFAULT_BODY_CACHE_MB
+    # A server closes a named collection version no call has named for this long; 0 keeps all.
+    idle_version_seconds: float = DEFAULT_IDLE_VERSION_SECONDS
     # Object-store options passed to LanceDB (endpoint, region, credentials...) for an
     # s3:// gs:// az:// --db; on top of what the standard AWS_* variables give. May hold secrets.
     storage_options: dict[str, str] = field(default_factory=dict, repr=False)
@@ -225,6 +230,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "refresh_seconds": _at_least(0),
     "retention_grace_seconds": _at_least(0),
     "body_cache_mb": _at_least(0),
+    "idle_version_seconds": _at_least(0),
     "index_threads": _at_least(0),
     "remote_max_page_bytes": _at_least(1),
     "remote_max_listing_bytes": _at_least(1),

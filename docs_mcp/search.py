@@ -108,6 +108,7 @@ class _Follower:
         self._refresh_lock = threading.Lock()
         self.snapshot: Snapshot | None = None
         self._checked_at = time.monotonic()
+        self.last_used = time.monotonic()
 
     def open(self) -> Snapshot:
         with self._open_lock:
@@ -120,6 +121,7 @@ class _Follower:
     def current(self, check: bool = True) -> Snapshot:
         """The snapshot to serve; with `check`, first switch to a newer publication if the
         last look is `refresh_seconds` old (a caller with no background follower)."""
+        self.last_used = time.monotonic()
         snapshot = self.snapshot
         if snapshot is None:
             return self.open()
@@ -164,6 +166,7 @@ class DocsService:
         refresh_seconds: float = 2.0,
         ranking: RankingConfig | None = None,
         check_model: bool = True,
+        idle_version_seconds: float = 0,
     ) -> None:
         _one_blas_thread()
         self.store = store
@@ -174,6 +177,7 @@ class DocsService:
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
         self._refresh_seconds = refresh_seconds
+        self._idle_version_seconds = idle_version_seconds
         self._expected_model = model if check_model else None
         self._followers_lock = threading.Lock()
         self._catalogue: dict[Scope, Publication] = {}
@@ -213,7 +217,12 @@ class DocsService:
             factory = loader.submit(load_model).result
             loader.shutdown(wait=False)
         return cls(
-            store, factory, model=model, refresh_seconds=settings.refresh_seconds, check_model=check_model
+            store,
+            factory,
+            model=model,
+            refresh_seconds=settings.refresh_seconds,
+            check_model=check_model,
+            idle_version_seconds=settings.idle_version_seconds,
         )
 
     # -- state ---------------------------------------------------------------
@@ -263,7 +272,8 @@ class DocsService:
         (~1 ms on disk, ~8 ms on S3), a new version opens (~50 ms) or the catalogue of
         collections is read again (~100 ms at 16 versions). Without it, the request that
         finds the last look `refresh_seconds` old does that work itself, as it still does
-        when `refresh_seconds` is 0 (every request checks)."""
+        when `refresh_seconds` is 0 (every request checks). The same thread closes the named
+        versions no call has named for `idle_version_seconds`."""
         if self._following is not None or self._refresh_seconds <= 0:
             return
         self._following = threading.Thread(target=self._follow, name="docs-mcp-follow", daemon=True)
@@ -277,12 +287,31 @@ class DocsService:
     def _follow(self) -> None:
         while not self._stop_following.wait(self._refresh_seconds):
             try:
+                self._close_idle_versions()
                 for follower in list(self._followers.values()):
                     follower.refresh()
                 if self._catalogue_in_use:  # a server that never meets collections never reads it
                     self.catalogue(fresh=True)
             except Exception as error:  # never let one bad read end the following for good
                 log.warning("following new publications: %s: %s", type(error).__name__, error)
+
+    def _close_idle_versions(self) -> None:
+        """Forget the named versions no call has used for `idle_version_seconds`, so their
+        vectors and rows are freed; the next call that names one opens it again."""
+        if self._idle_version_seconds <= 0:
+            return
+        now = time.monotonic()
+        with self._followers_lock:
+            idle = [
+                scope
+                for scope, follower in self._followers.items()
+                if not scope.is_default and now - follower.last_used >= self._idle_version_seconds
+            ]
+            for scope in idle:
+                del self._followers[scope]
+        if idle:
+            log.info("closed idle collection versions: %s", ", ".join(scope.label for scope in idle))
+            _release_freed_memory()
 
     # -- collections ---------------------------------------------------------
 

@@ -1,7 +1,10 @@
-"""What collections cost: opening a collection's version, choosing the scope per call, and
-reading the catalogue, on the bundled docs (corpus/) indexed as N versions of one collection.
+"""What collections cost: opening a collection's version, choosing the scope per call, reading
+the catalogue, and the tail latency of searches when the catalogue is re-read inside requests
+or by serve's background follower, on the bundled docs (corpus/) indexed as N versions of one
+collection.
 
     .venv/bin/python scripts/bench_collections.py [--versions 20] [--repeat 200] [--db DIR]
+        [--tail-seconds 20]
 
 With --db, an index this script built before is measured again without re-indexing.
 
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--db", help="an index built by an earlier run: measure it, index nothing")
+    parser.add_argument("--tail-seconds", type=float, default=20, help="per mode, for the tail latency")
     args = parser.parse_args()
     cache = Path(tempfile.mkdtemp(prefix="bench-collections-cache-"))
     embedder = FastEmbedder(MODEL, cache)
@@ -77,6 +81,51 @@ def main() -> None:
     default = median_ms(lambda: service.search(query), args.repeat)
     named = median_ms(lambda: service.search(query, collection="docs"), args.repeat)
     print(f"search_docs, default collection: {default:.2f} ms; named, version omitted: {named:.2f} ms")
+
+    # The catalogue and the publications log are read again every refresh_seconds: either by the
+    # request that finds them due, or by serve's background follower. 0.5 s makes that frequent.
+    for following in (False, True):
+        service = DocsService(IndexStore(db), lambda: embedder, model=MODEL, refresh_seconds=0.5)
+        if following:
+            service.follow_in_background()
+        service.search(query, collection="docs")
+        times = []
+        stop = time.monotonic() + args.tail_seconds
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            service.search(query, collection="docs")
+            times.append((time.perf_counter() - start) * 1000)
+        service.stop_following()
+        times.sort()
+        mode = "background follower" if following else "checks inside requests"
+        print(
+            f"named search for {args.tail_seconds:g} s, refresh 0.5 s, {mode}: {len(times)} calls, "
+            f"p50 {times[len(times) // 2]:.2f} ms, p99 {times[int(0.99 * len(times))]:.2f} ms, "
+            f"max {times[-1]:.1f} ms"
+        )
+
+    # Every opened version keeps its vectors and rows; the follower closes the idle ones.
+    service = DocsService(
+        IndexStore(db), lambda: embedder, model=MODEL, refresh_seconds=0.2, idle_version_seconds=1
+    )
+    before = resident_mb()
+    for number in range(1, args.versions + 1):
+        service.search(query, collection="docs", version=f"1.{number}")
+    opened = resident_mb()
+    service.follow_in_background()
+    time.sleep(3)
+    service.stop_following()
+    print(
+        f"resident memory: {before:.0f} MB, {opened:.0f} MB with {args.versions} versions open, "
+        f"{resident_mb():.0f} MB once they idled out"
+    )
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import json
 import shutil
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,28 @@ def test_a_background_follower_reads_the_catalogue_so_no_request_does(
             assert time.monotonic() < deadline, "the new version never became the default"
             time.sleep(0.02)
         assert readers and set(readers) == {"docs-mcp-follow"}
+    finally:
+        reader.stop_following()
+
+
+def test_a_server_closes_versions_nobody_names_and_reopens_them_on_the_next_call(tmp_path, embedder, sources):
+    db = str(tmp_path / "index")
+    index_into(db, SAMPLE_CORPUS, embedder)
+    index_into(db, sources["birds"], embedder, "birds")
+    reader = DocsService(
+        IndexStore(db), lambda: embedder, model=MODEL, refresh_seconds=0.02, idle_version_seconds=0.2
+    )
+    assert reader.search("heron", collection="birds").hits[0].doc_id == "heron"
+    opened = weakref.ref(reader.snapshot("birds"))
+    reader.follow_in_background()
+    try:
+        deadline = time.monotonic() + 20
+        while opened() is not None:  # freed: nothing else holds its vectors and rows
+            assert time.monotonic() < deadline, "the idle version was never closed"
+            reader.search("install with pip")  # the default collection is never closed
+            time.sleep(0.02)
+        assert reader.search("heron", collection="birds").hits[0].doc_id == "heron"
+        assert reader.search("install with pip").hits[0].doc_id == "guides/installation"
     finally:
         reader.stop_following()
 

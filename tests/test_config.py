@@ -143,6 +143,7 @@ def test_an_unknown_key_is_an_error_naming_the_key_the_file_the_line_and_a_sugge
         ('transport = "carrier-pigeon"', "not supported; use stdio or http"),
         ("port = 700000", "out of range"),
         ("refresh_seconds = true", "refresh_seconds must be a number"),
+        ("idle_version_seconds = -1", "idle_version_seconds"),
     ],
 )
 def test_a_bad_value_in_the_file_is_an_error_naming_the_key_and_line(tmp_path, line, expected):
