@@ -97,6 +97,10 @@ def main() -> None:
         "convex 0.7 theoretical-min": lambda q: convex(
             docs(q["vec"][:DEPTH]), docs(q["kw"][:DEPTH]), 0.7, "zero"
         ),
+        "keyword list x2 when the query names an identifier": lambda q: rrf(
+            [docs(q["vec"][:DEPTH]), docs(q["kw"][:DEPTH])],
+            weights=[1.0, 2.0 if names_identifier(q["text"]) else 1.0],
+        ),
         "several chunks per page (decay 1/4)": lambda q: several_chunks(
             [q["vec"][:DEPTH], q["kw"][:DEPTH]], doc_of, 0.25
         ),
@@ -152,11 +156,12 @@ def _with_keyword(name: str, docs: Callable[[Candidates], Candidates]) -> Ranker
 # -- rankers ---------------------------------------------------------------------------------
 
 
-def rrf(lists: Sequence[Candidates], k: int = RRF_K) -> list[str]:
+def rrf(lists: Sequence[Candidates], k: int = RRF_K, weights: Sequence[float] | None = None) -> list[str]:
     scores: dict[str, float] = defaultdict(float)
-    for ranked in lists:
+    for position, ranked in enumerate(lists):
+        weight = 1.0 if weights is None else weights[position]
         for rank, (doc_id, _) in enumerate(ranked):
-            scores[doc_id] += 1.0 / (k + rank + 1)
+            scores[doc_id] += weight / (k + rank + 1)
     return sorted(scores, key=lambda d: (-scores[d], d))
 
 
@@ -188,6 +193,16 @@ def several_chunks(lists: Sequence[Candidates], doc_of: dict[str, str], decay: f
 
 
 # -- extra evidence ------------------------------------------------------------------------------
+
+IDENTIFIER = re.compile(
+    r"`[^`]+`|\b[a-z]+_[a-z0-9_]+\b|\b\w+\.\w+(\.\w+)*\b|\b[a-z]+[A-Z]\w*\b|\b[A-Z][a-z]+[A-Z]\w*\b|(?<!\w)--?[a-z][\w-]*"
+)
+
+
+def names_identifier(query: str) -> bool:
+    """`code`, snake_case, dotted.names, camelCase, CamelCase or a --flag."""
+    return IDENTIFIER.search(query) is not None
+
 
 CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 CAMEL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*[A-Z][A-Za-z0-9_]*")
