@@ -24,7 +24,15 @@ import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
-from mcp.types import CallToolResult, InputRequiredResult, Resource, TextContent, ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    InputRequiredResult,
+    Resource,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -327,10 +335,26 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         title="Answer from the docs",
         description="Answer a question from the documentation: search, read the pages, cite their ids.",
     )
-    def answer_from_docs(
+    async def answer_from_docs(
         question: Annotated[str, Field(description="The question to answer from the documentation.")],
+        collection: Collection = None,
+        version: Version = None,
     ) -> str:
-        return ANSWER_PROMPT.format(question=question)
+        text = ANSWER_PROMPT.format(question=question)
+        if collection is None and version is None:
+            return text
+        try:  # checked now, so an unknown name fails here with the list, not in every later call
+            scope = await anyio.to_thread.run_sync(service.scope, collection, version)
+        except DocsMcpError as error:  # the SDK would replace any other error's message
+            raise MCPError(INVALID_PARAMS, str(error)) from error
+        arguments = f"collection={scope.collection!r}" + (
+            f", version={version!r}" if version is not None else ""
+        )
+        return text.replace(
+            "\n\nQuestion:",
+            f"\n\nUse the {scope.label} documentation: pass {arguments} to search_docs and get_doc."
+            "\n\nQuestion:",
+        )
 
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> Response:

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from typer.testing import CliRunner
 
 from docs_mcp import store as store_module
@@ -455,6 +456,21 @@ async def test_an_unknown_collection_is_a_tool_error_naming_list_collections(ser
     assert result.is_error
     assert "unknown collection 'fish'" in result.content[0].text
     assert "list_collections" in result.content[0].text
+
+
+@pytest.mark.anyio
+async def test_the_answer_prompt_names_the_collection_to_pass_and_refuses_unknown_ones(server):
+    async with Client(server) as client:
+        prompt = await client.get_prompt(
+            "answer_from_docs", {"question": "How do I upgrade?", "collection": "broker", "version": "2.9"}
+        )
+        plain = await client.get_prompt("answer_from_docs", {"question": "How do I upgrade?"})
+        with pytest.raises(MCPError, match="list_collections"):
+            await client.get_prompt("answer_from_docs", {"question": "x", "collection": "fish"})
+    text = prompt.messages[0].content.text
+    assert "pass collection='broker', version='2.9' to search_docs and get_doc" in text
+    assert text.index("broker") < text.index("Question: How do I upgrade?")
+    assert "collection=" not in plain.messages[0].content.text
 
 
 # -- through the CLI ------------------------------------------------------------------------------
