@@ -208,10 +208,16 @@ def wait_until(condition, timeout=20.0):
     return True
 
 
-def test_a_background_follower_switches_versions_with_no_request_checking(corpus, tmp_path, fake_embedder):
+def indexed_and_served(corpus, tmp_path, embedder, refresh_seconds):
     db = str(tmp_path / "db")
-    index_corpus(corpus, IndexStore(db), fake_embedder)
-    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.05)
+    index_corpus(corpus, IndexStore(db), embedder)
+    return db, DocsService(
+        IndexStore(db), lambda: embedder, model=embedder.name, refresh_seconds=refresh_seconds
+    )
+
+
+def test_a_background_follower_switches_versions_with_no_request_checking(corpus, tmp_path, fake_embedder):
+    db, docs = indexed_and_served(corpus, tmp_path, fake_embedder, refresh_seconds=0.05)
     docs.follow_in_background()
     try:
         (corpus / "guides" / "new.md").write_text("# Brand new page\n\nFresh.\n", encoding="utf-8")
@@ -226,9 +232,7 @@ def test_a_background_follower_switches_versions_with_no_request_checking(corpus
 def test_with_a_background_follower_requests_never_read_the_publications_log(
     corpus, tmp_path, fake_embedder, monkeypatch
 ):
-    db = str(tmp_path / "db")
-    index_corpus(corpus, IndexStore(db), fake_embedder)
-    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.02)
+    _, docs = indexed_and_served(corpus, tmp_path, fake_embedder, refresh_seconds=0.02)
     store = docs._followers[DEFAULT_SCOPE].store
     readers = []
     real = store.latest_publication
@@ -251,9 +255,7 @@ def test_with_a_background_follower_requests_never_read_the_publications_log(
 
 
 def test_a_background_follower_survives_a_failing_read(corpus, tmp_path, fake_embedder, monkeypatch):
-    db = str(tmp_path / "db")
-    index_corpus(corpus, IndexStore(db), fake_embedder)
-    docs = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0.05)
+    db, docs = indexed_and_served(corpus, tmp_path, fake_embedder, refresh_seconds=0.05)
     store = docs._followers[DEFAULT_SCOPE].store
     failures = []
     real = store.latest_publication
