@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import threading
-import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from docs_mcp.models import CollectionInfo, CollectionList, VersionInfo
 from docs_mcp.search import DocsService
 from docs_mcp.server import build_server
 from docs_mcp.store import IndexStore
-from tests.conftest import MODEL, SAMPLE_CORPUS
+from tests.conftest import MODEL, SAMPLE_CORPUS, wait_for
 
 runner = CliRunner()
 
@@ -338,10 +337,7 @@ def test_a_background_follower_reads_the_catalogue_so_no_request_does(
     reader.follow_in_background()
     try:
         index_into(db, sources["broker-2.10"], embedder, "broker", "2.10")
-        deadline = time.monotonic() + 20
-        while reader.list_docs(collection="broker").version != "2.10":
-            assert time.monotonic() < deadline, "the new version never became the default"
-            time.sleep(0.02)
+        wait_for(lambda: reader.list_docs(collection="broker").version == "2.10", 20, "2.10 as the default")
         assert readers and set(readers) == {"docs-mcp-follow"}
     finally:
         reader.stop_following()
@@ -358,11 +354,12 @@ def test_a_server_closes_versions_nobody_names_and_reopens_them_on_the_next_call
     opened = weakref.ref(reader.snapshot("birds"))
     reader.follow_in_background()
     try:
-        deadline = time.monotonic() + 20
-        while opened() is not None:  # freed: nothing else holds its vectors and rows
-            assert time.monotonic() < deadline, "the idle version was never closed"
+
+        def closed_while_the_default_is_used() -> bool:
             reader.search("install with pip")  # the default collection is never closed
-            time.sleep(0.02)
+            return opened() is None  # freed: nothing else holds its vectors and rows
+
+        wait_for(closed_while_the_default_is_used, 20, "the idle version to be closed")
         assert reader.search("heron", collection="birds").hits[0].doc_id == "heron"
         assert reader.search("install with pip").hits[0].doc_id == "guides/installation"
     finally:

@@ -21,6 +21,7 @@ from docs_mcp.errors import (
 from docs_mcp.indexer import index_corpus
 from docs_mcp.search import DocsService
 from docs_mcp.store import IndexStore
+from tests.conftest import wait_for
 
 SAMPLE_DOCS = 9
 
@@ -198,16 +199,6 @@ def test_a_running_service_follows_new_publications(corpus, tmp_path, fake_embed
     assert docs.info().index_version == 2
 
 
-def wait_until(condition, timeout=20.0):
-    """Poll `condition` until it holds; False once `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def indexed_and_served(corpus, tmp_path, embedder, refresh_seconds):
     db = str(tmp_path / "db")
     index_corpus(corpus, IndexStore(db), embedder)
@@ -223,7 +214,7 @@ def test_a_background_follower_switches_versions_with_no_request_checking(corpus
         (corpus / "guides" / "new.md").write_text("# Brand new page\n\nFresh.\n", encoding="utf-8")
         index_corpus(corpus, IndexStore(db), fake_embedder)
         follower = docs._followers[DEFAULT_SCOPE]
-        assert wait_until(lambda: follower.snapshot.version == 2)  # nothing here asked for it
+        wait_for(lambda: follower.snapshot.version == 2, 20, "version 2")  # nothing here asked for it
         assert docs.get_doc("guides/new").title == "Brand new page"
     finally:
         docs.stop_following()
@@ -248,7 +239,7 @@ def test_with_a_background_follower_requests_never_read_the_publications_log(
         while time.monotonic() - started < 0.5:  # many refresh intervals
             docs.search("retries")
             docs.get_doc("guides/retries")
-        assert wait_until(lambda: len(readers) >= 5)
+        wait_for(lambda: len(readers) >= 5, 20, "five looks at the publications log")
         assert set(readers) == {"docs-mcp-follow"}
     finally:
         docs.stop_following()
@@ -271,7 +262,7 @@ def test_a_background_follower_survives_a_failing_read(corpus, tmp_path, fake_em
     try:
         (corpus / "guides" / "new.md").write_text("# Brand new page\n\nFresh.\n", encoding="utf-8")
         index_corpus(corpus, IndexStore(db), fake_embedder)
-        assert wait_until(lambda: docs._followers[DEFAULT_SCOPE].snapshot.version == 2)
+        wait_for(lambda: docs._followers[DEFAULT_SCOPE].snapshot.version == 2, 20, "version 2")
         assert len(failures) == 3
     finally:
         docs.stop_following()
@@ -342,17 +333,6 @@ def test_a_damaged_index_is_refused_with_the_fix_and_the_next_run_rebuilds_it(
     report = index_corpus(corpus, IndexStore(str(db)), fake_embedder)
     assert report.rebuilt and len(report.added) == SAMPLE_DOCS
     assert service(str(db), fake_embedder).search("retries").hits
-
-
-def wait_for(condition, seconds: float, what: str):
-    """Poll `condition` until it returns something truthy; fail after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {seconds} s waiting for {what}")
 
 
 @pytest.mark.slow
