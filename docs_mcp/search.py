@@ -263,6 +263,9 @@ class DocsService:
     def refresh(self) -> bool:
         """Switch every open snapshot to its newest publication; True when any changed."""
         self._catalogue_at = -float("inf")
+        return self._refresh_followers()
+
+    def _refresh_followers(self) -> bool:
         changed = [follower.refresh() for follower in list(self._followers.values())]
         return any(changed)
 
@@ -288,8 +291,7 @@ class DocsService:
         while not self._stop_following.wait(self._refresh_seconds):
             try:
                 self._close_idle_versions()
-                for follower in list(self._followers.values()):
-                    follower.refresh()
+                self._refresh_followers()  # not refresh(): no request may find the catalogue stale
                 if self._catalogue_in_use:  # a server that never meets collections never reads it
                     self.catalogue(fresh=True)
             except Exception as error:  # never let one bad read end the following for good

@@ -98,7 +98,7 @@ Answer the question below from the documentation served by the docs-mcp tools, n
    like [guides/install#with-pip]. If the docs do not answer the question, say so and name
    the pages you checked.
 
-Question: {question}"""
+{scope}Question: {question}"""
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -340,9 +340,8 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         collection: Collection = None,
         version: Version = None,
     ) -> str:
-        text = ANSWER_PROMPT.format(question=question)
         if collection is None and version is None:
-            return text
+            return ANSWER_PROMPT.format(scope="", question=question)
         try:  # checked now, so an unknown name fails here with the list, not in every later call
             scope = await anyio.to_thread.run_sync(service.scope, collection, version)
         except DocsMcpError as error:  # the SDK would replace any other error's message
@@ -350,11 +349,8 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         arguments = f"collection={scope.collection!r}" + (
             f", version={version!r}" if version is not None else ""
         )
-        return text.replace(
-            "\n\nQuestion:",
-            f"\n\nUse the {scope.label} documentation: pass {arguments} to search_docs and get_doc."
-            "\n\nQuestion:",
-        )
+        where = f"Use the {scope.label} documentation: pass {arguments} to search_docs and get_doc.\n\n"
+        return ANSWER_PROMPT.format(scope=where, question=question)
 
     @server.custom_route("/health", methods=["GET"])
     async def health(request: Request) -> Response:
