@@ -136,12 +136,14 @@ def run_queries(
         started = clock()
         result = service.search(label.query, limit=DEPTH, prefix=prefix, mode=mode)
         seconds = clock() - started
-        ranked = [hit.source_path for hit in result.hits]
-        first = next((i + 1 for i, path in enumerate(ranked) if path in label.relevant), None)
-        outcomes.append(
-            QueryOutcome(label.query, sorted(label.relevant), ranked, first, seconds, label.group)
-        )
+        outcomes.append(outcome_of(label, [hit.source_path for hit in result.hits], seconds))
     return outcomes
+
+
+def outcome_of(label: Label, ranked: list[str], seconds: float) -> QueryOutcome:
+    """How one labelled query fared, given its ranked source paths."""
+    first = next((i + 1 for i, path in enumerate(ranked) if path in label.relevant), None)
+    return QueryOutcome(label.query, sorted(label.relevant), ranked, first, seconds, label.group)
 
 
 def evaluate(

@@ -36,7 +36,7 @@ from lancedb.index import FTS
 
 from docs_mcp.config import Settings
 from docs_mcp.embed import FastEmbedder
-from docs_mcp.evaluation import QueryOutcome, load_labels, paired_difference, run_queries, summarise
+from docs_mcp.evaluation import load_labels, outcome_of, paired_difference, run_queries, summarise
 from docs_mcp.ranking import RankedList, RankingConfig, rank_documents
 from docs_mcp.search import DocsService, build_hits
 from docs_mcp.store import IndexStore, _match
@@ -136,7 +136,7 @@ def main() -> None:
     print(f"{'served ranking':45s} {_line(summarise(served))}")
     for name, ranker in levers.items():
         outcomes = [
-            _outcome(label, [path_of[d] for d in ranker(q)][:10])
+            outcome_of(label, [path_of[d] for d in ranker(q)][:10], 0.0)
             for label, q in zip(labels, queries, strict=True)
         ]
         summary = summarise(outcomes)
@@ -313,11 +313,6 @@ def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> di
 
 
 # -- reporting -------------------------------------------------------------------------------------
-
-
-def _outcome(label: Any, ranked: list[str]) -> QueryOutcome:
-    first = next((i + 1 for i, path in enumerate(ranked) if path in label.relevant), None)
-    return QueryOutcome(label.query, sorted(label.relevant), ranked, first, 0.0, label.group)
 
 
 def _line(summary: dict[str, Any]) -> str:
