@@ -14,11 +14,14 @@ Not a test: it prints medians in milliseconds.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from _bench_util import latency_summary, process_memory_mb
 
 from docs_mcp.collection import index_scope
 from docs_mcp.config import bundled_corpus
@@ -89,19 +92,18 @@ def main() -> None:
         if following:
             service.follow_in_background()
         service.search(query, collection="docs")
-        times = []
+        seconds = []
         stop = time.monotonic() + args.tail_seconds
         while time.monotonic() < stop:
             start = time.perf_counter()
             service.search(query, collection="docs")
-            times.append((time.perf_counter() - start) * 1000)
+            seconds.append(time.perf_counter() - start)
         service.stop_following()
-        times.sort()
+        tail = latency_summary(seconds)
         mode = "background follower" if following else "checks inside requests"
         print(
-            f"named search for {args.tail_seconds:g} s, refresh 0.5 s, {mode}: {len(times)} calls, "
-            f"p50 {times[len(times) // 2]:.2f} ms, p99 {times[int(0.99 * len(times))]:.2f} ms, "
-            f"max {times[-1]:.1f} ms"
+            f"named search for {args.tail_seconds:g} s, refresh 0.5 s, {mode}: {tail['n']} calls, "
+            f"p50 {tail['p50_ms']:.2f} ms, p99 {tail['p99_ms']:.2f} ms, max {tail['max_ms']:.1f} ms"
         )
 
     # Every opened version keeps its vectors and rows; the follower closes the idle ones.
@@ -122,10 +124,7 @@ def main() -> None:
 
 
 def resident_mb() -> float:
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return process_memory_mb(os.getpid())["VmRSS"]
 
 
 if __name__ == "__main__":
