@@ -32,6 +32,7 @@ from typing import Any
 import lancedb
 import numpy as np
 import pyarrow as pa
+from _bench_util import latency_summary
 from lancedb.index import FTS
 
 from docs_mcp.config import Settings
@@ -271,7 +272,7 @@ def _heading_adapter(
     return np.linalg.solve(x.T @ x + ridge * eye, x.T @ index["matrix"] + ridge * eye)
 
 
-def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> dict[str, dict[str, float]]:
+def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> dict[str, dict[str, Any]]:
     """p50 / p95 milliseconds of each stage of the served search, run one after another.
 
     The service overlaps the keyword stage with embedding and vector search on its pool, so
@@ -285,7 +286,7 @@ def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> di
     def timed(stage: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        times[stage].append(1000 * (time.perf_counter() - started))
+        times[stage].append(time.perf_counter() - started)
 
     for _ in range(rounds):
         for text in queries:
@@ -301,14 +302,9 @@ def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> di
                 build_hits(ranked, snapshot, 10)
             with timed("whole search"):
                 service.search(text, limit=10)
-    costs = {}
-    for stage, values in times.items():
-        values.sort()
-        costs[stage] = {
-            "p50": round(values[len(values) // 2], 2),
-            "p95": round(values[int(0.95 * len(values))], 2),
-        }
-        print(f"{stage:45s} p50 {costs[stage]['p50']:6.2f} ms  p95 {costs[stage]['p95']:6.2f} ms")
+    costs = {stage: latency_summary(seconds) for stage, seconds in times.items()}
+    for stage, cost in costs.items():
+        print(f"{stage:45s} p50 {cost['p50_ms']:6.2f} ms  p95 {cost['p95_ms']:6.2f} ms")
     return costs
 
 
