@@ -349,12 +349,13 @@ def serve(
     )
     if settings.transport == "http":
         check_exposure(settings)  # before the model loads: fail in a second, not after it
+    # The index is opened and checked here; the model and the vectors load on a background thread.
     service = DocsService.from_settings(settings, preload_model=True)
-    service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
-        serve_stdio(service)
+        serve_stdio(service)  # answers `initialize` at once; the first search waits for the model
         return
+    service.wait_until_warm()  # the banner shows when the first search is as fast as the rest
     from docs_mcp.terminal import print_serving_banner
 
     print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
@@ -445,7 +446,7 @@ def list_(
     from docs_mcp.render import render_tree
     from docs_mcp.search import DocsService
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     tree = service.list_docs(prefix, limit, collection, doc_version)
     if json_output:
         _print_json(tree.model_dump(mode="json"))
@@ -472,7 +473,7 @@ def get(
     from docs_mcp.search import DocsService
     from docs_mcp.terminal import print_page
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     page = service.get_doc(id, start_index, max_chars, collection, doc_version)
     if json_output:
         _print_json(page.model_dump(mode="json"))
@@ -486,7 +487,7 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
     """Show the published index: version, model, counts."""
     from docs_mcp.search import DocsService
 
-    info = DocsService.from_settings(_settings(db=db, model=model)).info()
+    info = DocsService.from_settings(_settings(db=db, model=model), preload_vectors=False).info()
     if json_output:
         _print_json(info.model_dump())
     else:
@@ -571,7 +572,7 @@ def export_llms_txt(
     """Write llms.txt (an index of every page) and llms-full.txt (every page's Markdown)."""
     from docs_mcp.search import DocsService
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     index, full = service.export(base_url, collection, doc_version)
     written = {}
     for name, text in (("llms.txt", index), ("llms-full.txt", full)):

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from docs_mcp.chunking import chunk_document
 from docs_mcp.codeblocks import CodeUnit, code_units
@@ -68,12 +68,20 @@ class IndexReport:
         }
 
 
-class ProgressSink:
+class ProgressSink(Protocol):
     """What the indexer reports while it works; the CLI draws a bar from it."""
 
     def start(self, total_chunks: int) -> None: ...
 
     def advance(self, chunks: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total_chunks: int) -> None:
+        pass
+
+    def advance(self, chunks: int) -> None:
+        pass
 
 
 def content_hash(source: SourceFile, model: str) -> str:
@@ -89,7 +97,7 @@ def index_corpus(
     clock: Callable[[], float] = time.perf_counter,
 ) -> IndexReport:
     started = clock()
-    progress = progress or ProgressSink()
+    progress = progress or _NoProgress()
     report = IndexReport(
         corpus=str(root), db=store.uri, collection=store.scope.collection, version=store.scope.version
     )

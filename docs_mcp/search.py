@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Literal
 
 from docs_mcp.codeblocks import normalize_language
@@ -100,9 +100,12 @@ def _release_freed_memory() -> None:
 class _Follower:
     """One scope's published snapshot: opened once, swapped when a newer publication appears."""
 
-    def __init__(self, store: IndexStore, model: str | None, refresh_seconds: float) -> None:
+    def __init__(
+        self, store: IndexStore, model: str | None, refresh_seconds: float, load_vectors: bool = True
+    ) -> None:
         self.store = store
         self._model = model
+        self.load_vectors = load_vectors
         self._refresh_seconds = refresh_seconds
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -113,7 +116,7 @@ class _Follower:
     def open(self) -> Snapshot:
         with self._open_lock:
             if self.snapshot is None:
-                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+                self.snapshot = self.store.open_snapshot(self._model, self.load_vectors)
                 self._checked_at = time.monotonic()
                 _release_freed_memory()
             return self.snapshot
@@ -146,7 +149,7 @@ class _Follower:
             if latest is None or latest.seq == self.snapshot.version:
                 return False
             try:
-                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+                self.snapshot = self.store.open_snapshot(self._model, self.load_vectors)
             except DocsMcpError as error:
                 log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
                 return False
@@ -167,6 +170,7 @@ class DocsService:
         ranking: RankingConfig | None = None,
         check_model: bool = True,
         idle_version_seconds: float = 0,
+        preload_vectors: bool = True,
     ) -> None:
         _one_blas_thread()
         self.store = store
@@ -185,7 +189,9 @@ class DocsService:
         self._catalogue_in_use = False
         self._stop_following = threading.Event()
         self._following: threading.Thread | None = None
-        default = _Follower(store, self._expected_model, refresh_seconds)
+        self._preload_vectors = preload_vectors
+        self._warming: Future[None] | None = None
+        default = _Follower(store, self._expected_model, refresh_seconds, preload_vectors)
         self._followers: dict[Scope, _Follower] = {DEFAULT_SCOPE: default}
         try:
             default.open()
@@ -196,11 +202,19 @@ class DocsService:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, check_model: bool = True, preload_model: bool = False
+        cls,
+        settings: Settings,
+        check_model: bool = True,
+        preload_model: bool = False,
+        preload_vectors: bool = True,
     ) -> DocsService:
         """The service for `settings`; without `check_model` it adopts the index's own model
-        (enough for listing and reading, which never embed). With `preload_model` the model
-        loads in a background thread while the index opens (a server's cold start)."""
+        (enough for listing and reading, which never embed). With `preload_model` (a server's
+        start) the model and the vectors load on a background thread once the index has been
+        opened and checked, so nothing loads for an index that cannot be served (a model
+        mismatch fails at once, before any download) and a stdio server answers `initialize`
+        meanwhile; the first search waits for them. Without `preload_vectors` (a command that
+        lists or reads) the vectors load at the first search, if one comes."""
         store = IndexStore.from_settings(settings)
         model = settings.model
         if not check_model:
@@ -210,20 +224,42 @@ class DocsService:
         def load_model() -> Embedder:
             return FastEmbedder(model, settings.cache_dir)
 
-        factory: Callable[[], Embedder] = load_model
-        if preload_model:
-            # Not a `with` block: the pool must outlive this call; its one thread exits when done.
-            loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model")
-            factory = loader.submit(load_model).result
-            loader.shutdown(wait=False)
-        return cls(
+        service = cls(
             store,
-            factory,
+            load_model,
             model=model,
             refresh_seconds=settings.refresh_seconds,
             check_model=check_model,
             idle_version_seconds=settings.idle_version_seconds,
+            preload_vectors=preload_vectors and not preload_model,
         )
+        if preload_model:
+            service._warm_up_in_background(vectors=preload_vectors)
+        return service
+
+    def _warm_up_in_background(self, vectors: bool) -> None:
+        def warm_up() -> None:
+            try:
+                self.embedder  # noqa: B018  # a search meanwhile waits on the same lock
+            except DocsMcpError as error:  # said now on stderr; each search tries again and says it
+                log.warning("%s", error)
+                raise
+            if vectors:
+                self._preload_vectors = True  # snapshots opened from now on hold them from the start
+                for follower in list(self._followers.values()):
+                    follower.load_vectors = True
+                    if follower.snapshot is not None:
+                        follower.snapshot.load_vectors()
+
+        # Not a `with` block: the pool must outlive this call; its one thread exits when done.
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model")
+        self._warming = loader.submit(warm_up)
+        loader.shutdown(wait=False)
+
+    def wait_until_warm(self) -> None:
+        """Block until the background warm-up is done; raises its error (a model that cannot load)."""
+        if self._warming is not None:
+            self._warming.result()
 
     # -- state ---------------------------------------------------------------
 
@@ -247,7 +283,9 @@ class DocsService:
                 follower = self._followers.get(scope)
                 if follower is None:
                     store = self.store.scoped(scope)
-                    follower = _Follower(store, self._expected_model, self._refresh_seconds)
+                    follower = _Follower(
+                        store, self._expected_model, self._refresh_seconds, self._preload_vectors
+                    )
                     self._followers[scope] = follower
         try:
             return follower.current(check=self._following is None)

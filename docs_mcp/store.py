@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LANCEDB_LOG", "error")  # keeps a Rust deprecation notice off stderr
-
+import docs_mcp._lance_startup  # noqa: F401  # isort: skip  # before lancedb: 0.5 s less start-up
 import lancedb
 import numpy as np
 import pyarrow as pa
@@ -288,6 +288,20 @@ def storage_options_for(
     return options
 
 
+def damaged_error(uri: str, error: Exception) -> IndexStateError:
+    """What to say when the index's files cannot be read: how to check the store, or rebuild."""
+    if is_remote(uri):
+        return IndexStateError(
+            f"cannot read the index at {uri} ({type(error).__name__}: {_first_line(error)}); "
+            "check the bucket, the credentials and the endpoint (AWS_* variables or "
+            f"DOCS_MCP_STORAGE_OPTIONS), or rebuild it with `docs-mcp index PATH --db {uri}`"
+        )
+    return IndexStateError(
+        f"the index at {uri} is damaged and cannot be read ({type(error).__name__}); "
+        f"rebuild it: delete that folder and run `docs-mcp index PATH --db {uri}`"
+    )
+
+
 class IndexStore:
     """A LanceDB database holding docs indexes, in a local folder or an object store; this object
     reads and writes one scope of it (the default collection unless told otherwise)."""
@@ -372,16 +386,7 @@ class IndexStore:
         return found
 
     def _damaged(self, error: Exception) -> IndexStateError:
-        if self.remote:
-            return IndexStateError(
-                f"cannot read the index at {self.uri} ({type(error).__name__}: {_first_line(error)}); "
-                "check the bucket, the credentials and the endpoint (AWS_* variables or "
-                f"DOCS_MCP_STORAGE_OPTIONS), or rebuild it with `docs-mcp index PATH --db {self.uri}`"
-            )
-        return IndexStateError(
-            f"the index at {self.uri} is damaged and cannot be read ({type(error).__name__}); "
-            f"rebuild it: delete that folder and run `docs-mcp index PATH --db {self.uri}`"
-        )
+        return damaged_error(self.uri, error)
 
     def latest_publication(self) -> Publication | None:
         try:
@@ -401,7 +406,7 @@ class IndexStore:
         row.setdefault("code", 0)
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
-    def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
+    def open_snapshot(self, expected_model: str | None = None, load_vectors: bool = True) -> Snapshot:
         publication = self.latest_publication()
         if publication is None:
             if not self.scope.is_default:
@@ -433,8 +438,19 @@ class IndexStore:
             chunks.checkout(publication.chunks_version)
             code = self._db.open_table(self.table(CODE))
             code.checkout(publication.code_version)
-            snapshot = Snapshot(publication, docs, chunks, code, self.body_cache_bytes, self.scope)
+            snapshot = Snapshot(
+                publication,
+                docs,
+                chunks,
+                code,
+                self.body_cache_bytes,
+                self.scope,
+                where=self.uri,
+                load_vectors=load_vectors,
+            )
             snapshot.check_readable()
+        except IndexStateError:
+            raise
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
         return snapshot
@@ -467,9 +483,12 @@ class Snapshot:
         code: Any,
         body_cache_bytes: int = 0,
         scope: Scope = DEFAULT_SCOPE,
+        where: str = "",
+        load_vectors: bool = True,
     ) -> None:
         self.publication = publication
         self.scope = scope
+        self.where = where  # the index's location, for error messages
         self._bodies: dict[str, str] = {}
         self._body_cache_room = body_cache_bytes
         self._body_cache_lock = threading.Lock()
@@ -480,18 +499,45 @@ class Snapshot:
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
         # Docs as small integers: the in-memory vector searches filter rows by doc with np.isin.
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
-        # How many code examples each language has: the values a language filter may take.
-        self.code_languages: dict[str, int] = {}
         self._code_matrix: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None
+        self.approximate = _has_vector_index(chunks)
+        self._vectors_lock = threading.Lock()
+        self._vectors_loaded = False
+        if load_vectors:
+            self.load_vectors()
+
+    def load_vectors(self) -> None:
+        """Hold the vectors in memory while they fit (else they stay in LanceDB): at open for a
+        server, at the first search for a command that may only list or read (`docs-mcp get`
+        on the Ray docs skips reading 14 MB of vectors it would never use)."""
+        if self._vectors_loaded:
+            return
+        with self._vectors_lock:
+            if self._vectors_loaded:
+                return
+            try:
+                self._load_all_vectors()
+            except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+                raise damaged_error(self.where, error) from error
+            self._vectors_loaded = True
+
+    def _load_all_vectors(self) -> None:
+        publication = self.publication
+        # How many code examples each language has: the values a language filter may take.
+        self._code_languages: dict[str, int] = {}
         if publication.code and publication.code * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_code_vectors()
         elif publication.code:
             languages = self._code.search().select(["language"]).limit(None).to_arrow()
-            self.code_languages = dict(Counter(languages.column("language").to_pylist()))
-        self._matrix: np.ndarray | None = None
-        self.approximate = _has_vector_index(chunks)
+            self._code_languages = dict(Counter(languages.column("language").to_pylist()))
         if not self.approximate and publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_vectors()
+
+    @property
+    def code_languages(self) -> dict[str, int]:
+        self.load_vectors()
+        return self._code_languages
 
     def _load_vectors(self) -> None:
         table = self._chunks.search().select([*CHUNK_COLUMNS, "vector"]).limit(None).to_arrow()
@@ -515,14 +561,16 @@ class Snapshot:
         self._code_doc_ids: list[str] = table.column("doc_id").to_pylist()
         self._code_row_ids: list[int] = table.column("_rowid").to_pylist()
         languages = table.column("language").to_pylist()
-        self.code_languages = dict(Counter(languages))
-        self._code_language_number = {name: n for n, name in enumerate(sorted(self.code_languages))}
+        self._code_languages = dict(Counter(languages))
+        self._code_language_number = {name: n for n, name in enumerate(sorted(self._code_languages))}
         self._code_language = np.array([self._code_language_number[x] for x in languages], dtype=np.int64)
         self._code_doc = np.array([self._doc_number.get(d, -1) for d in self._code_doc_ids], dtype=np.int64)
 
     def check_readable(self) -> None:
-        """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
+        """Read a body, a chunk and the keyword index once, so damaged files fail at open, not
+        mid-answer (with the vectors left for the first search, nothing else reads a chunk)."""
         self._docs.search().select(["body"]).limit(1).to_list()
+        self._chunks.search().select(["id"]).limit(1).to_list()
         self._chunks.search(_match("a"), query_type="fts").limit(1).to_list()
         if self.publication.code:
             self._code.search(_match("a"), query_type="fts").limit(1).to_list()
@@ -552,6 +600,7 @@ class Snapshot:
     def vector_search(
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None
     ) -> list[dict]:
+        self.load_vectors()
         if self._matrix is not None:
             return self._vector_search_in_memory(vector, limit, doc_ids)
         query = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
@@ -579,6 +628,7 @@ class Snapshot:
         return np.isin(row_doc, wanted)
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+        self.load_vectors()  # whether hits are read from memory or by row id
         query = self._chunks.search(_match(text), query_type="fts")
         where = self._where_docs(doc_ids)
         if where:
@@ -590,6 +640,7 @@ class Snapshot:
         """Every column but the vector, by id, for the candidates a search is about to show."""
         if not candidates:
             return {}
+        self.load_vectors()
         if self._matrix is not None:
             rows = [self._row_number[c["id"]] for c in candidates]
             found = self._rows.take(pa.array(rows, type=pa.int64())).to_pylist()
@@ -616,6 +667,7 @@ class Snapshot:
     ) -> list[dict]:
         if not self.publication.code:
             return []
+        self.load_vectors()
         if self._code_matrix is not None:
             return self._code_vector_search_in_memory(vector, limit, doc_ids, language)
         where = self.code_filter(doc_ids, language)

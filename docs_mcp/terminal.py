@@ -9,26 +9,24 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.syntax import Syntax
 from rich.table import Table
 
 from docs_mcp.collection import describe
 from docs_mcp.config import Settings
-from docs_mcp.doctor import Check
-from docs_mcp.indexer import IndexReport, ProgressSink
 from docs_mcp.models import DocPage, IndexInfo, SearchResult
 from docs_mcp.render import render_page, render_search
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the indexer and doctor are imported by the commands that use them
+    from docs_mcp.doctor import Check
+    from docs_mcp.indexer import IndexReport
     from docs_mcp.remote import SyncReport  # imports httpx: only a remote index needs it
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
-class IndexProgress(ProgressSink):
+class IndexProgress:
     """A progress bar with ETA on a terminal; silent otherwise."""
 
     def __init__(self, enabled: bool) -> None:
@@ -145,7 +143,7 @@ def _print_code_hits(result: SearchResult) -> None:
         out.print(" > ".join(hit.heading_path) or hit.title, style="bold", markup=False)
         if hit.context:
             out.print(hit.context, markup=False, soft_wrap=True)
-        out.print(Syntax(hit.code or "", hit.language or "text", line_numbers=False, word_wrap=True))
+        out.print(_syntax(hit.code or "", hit.language or "text"))
         if hit.code_truncated:
             out.print(
                 f"(cut to fit: docs-mcp get {hit.open_with!r} has all of it)", style="dim", markup=False
@@ -154,8 +152,16 @@ def _print_code_hits(result: SearchResult) -> None:
         out.print(f"\n{result.note}", markup=False)
 
 
+def _syntax(code: str, language: str) -> Any:
+    from rich.syntax import Syntax  # pygments: only for code shown on a terminal
+
+    return Syntax(code, language, line_numbers=False, word_wrap=True)
+
+
 def print_page(page: DocPage) -> None:
     if out.is_terminal:
+        from rich.markdown import Markdown  # 25 ms of imports, only for a page shown on a terminal
+
         out.print(Markdown(page.content))
         if page.next_start_index is not None:
             err.print(f"(more: docs-mcp get {page.id!r} --start-index {page.next_start_index})")
