@@ -49,6 +49,14 @@ ModelOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Replace the docs of another folder or site that this index (or collection version) "
+        "was built from. Without it, indexing other docs into it is refused, so nothing is lost.",
+    ),
+]
 PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Only docs whose id starts with this.")]
 CollectionOption = Annotated[
     str | None,
@@ -177,6 +185,7 @@ def index(
             "second, until Ctrl-C. Running servers pick up every new version.",
         ),
     ] = False,
+    replace: ReplaceOption = False,
 ) -> None:
     """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
     links to; only changed files are embedded again (and only changed pages downloaded again)."""
@@ -222,7 +231,8 @@ def index(
         if remote_sync is not None and not json_output:
             print_sync_report(remote_sync)
         with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
-            report = index_corpus(corpus, store, embedder, progress)
+            label = source.key if source is not None else None  # a site is known by its URL
+            report = index_corpus(corpus, store, embedder, progress, source=label, replace=replace)
     if json_output:
         result = report.as_dict()
         if remote_sync is not None:
@@ -638,6 +648,7 @@ def eval_(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Write each query's ranking here (JSONL).")
     ] = None,
+    replace: ReplaceOption = False,
 ) -> None:
     """Measure retrieval on labelled questions (hit@k, MRR@10, nDCG@10 with 95% intervals).
 
@@ -657,7 +668,7 @@ def eval_(
         settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
     )
     store = IndexStore.from_settings(settings)
-    report = index_corpus(settings.corpus, store, embedder)
+    report = index_corpus(settings.corpus, store, embedder, replace=replace)
     if report.published:
         typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)
     service = DocsService(store, lambda: embedder, model=settings.model)

@@ -181,6 +181,7 @@ def publications_schema() -> pa.Schema:
             ("format", pa.int64()),
             ("code_version", pa.int64()),
             ("code", pa.int64()),
+            ("corpus", pa.string()),
         ]
     )
 
@@ -198,6 +199,7 @@ class Publication:
     format: int = INDEX_FORMAT
     code_version: int = 0
     code: int = 0  # code examples in the code table
+    corpus: str = ""  # where the docs came from: a folder's absolute path or a site's URL
 
     @property
     def tag(self) -> str:
@@ -262,6 +264,13 @@ def _in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
+def _local_folder(uri: str) -> Path | None:
+    """The folder a local index lives in (None for an object store)."""
+    if is_remote(uri):
+        return None
+    return Path(uri.removeprefix("file://")).expanduser()
+
+
 def storage_options_for(
     uri: str, explicit: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -321,15 +330,30 @@ class IndexStore:
         self.body_cache_bytes = body_cache_bytes
         self.scope = scope
         self.storage_options = storage_options
-        if connection is not None:
-            self._db = connection
-            return
-        options = storage_options_for(uri, storage_options)
+        self._connection = connection
+        if connection is None and self.exists():
+            self._connection = self._connect()  # a malformed URI fails here, with the fix
+
+    def exists(self) -> bool:
+        """Whether there is anything to read: an object store is asked; a folder must exist."""
+        folder = _local_folder(self.uri)
+        return folder is None or folder.is_dir()
+
+    @property
+    def _db(self) -> Any:
+        """The LanceDB connection. Connecting to a local folder creates it, and a read must never
+        create anything: for a folder that does not exist yet, only a writer connects."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> Any:
+        options = storage_options_for(self.uri, self.storage_options)
         try:
-            self._db = lancedb.connect(uri, storage_options=options or None)
+            return lancedb.connect(self.uri, storage_options=options or None)
         except Exception as error:  # an unknown scheme, a malformed URI
             raise ConfigError(
-                f"cannot open the index at {uri}: {_first_line(error)}; pass --db a local folder or an "
+                f"cannot open the index at {self.uri}: {_first_line(error)}; pass --db a local folder or an "
                 "s3://, gs:// or az:// URI (see DOCS_MCP_STORAGE_OPTIONS for endpoint and credentials)"
             ) from error
 
@@ -350,7 +374,7 @@ class IndexStore:
             self.retention_grace,
             self.body_cache_bytes,
             scope=scope,
-            connection=self._db,
+            connection=self._connection,
         )
 
     def table(self, kind: str) -> str:
@@ -358,6 +382,8 @@ class IndexStore:
         return table_name(kind, self.scope)
 
     def _table_names(self) -> list[str]:
+        if self._connection is None and not self.exists():
+            return []  # nothing indexed yet; asking LanceDB would create the folder
         names: list[str] = []
         token = None
         while True:
@@ -404,6 +430,7 @@ class IndexStore:
         row.setdefault("format", 1)  # publications written before the format column existed
         row.setdefault("code_version", 0)  # ... and before the code table existed (format 2)
         row.setdefault("code", 0)
+        row["corpus"] = row.get("corpus") or ""  # ... and before the corpus was recorded
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
     def open_snapshot(self, expected_model: str | None = None, load_vectors: bool = True) -> Snapshot:
@@ -456,9 +483,9 @@ class IndexStore:
         return snapshot
 
     @contextlib.contextmanager
-    def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
+    def writer(self, model: str, dim: int, corpus: str = "") -> Iterator[IndexWriter]:
         with _exclusive_lock(self.uri):
-            yield IndexWriter(self, model, dim)
+            yield IndexWriter(self, model, dim, corpus)
 
 
 class Snapshot:
@@ -716,11 +743,12 @@ class Snapshot:
 class IndexWriter:
     """Applies one indexing run's changes and publishes them, or leaves nothing behind."""
 
-    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
+    def __init__(self, store: IndexStore, model: str, dim: int, corpus: str = "") -> None:
         self._store = store
         self._db = store._db
         self.model = model
         self.dim = dim
+        self.corpus = corpus
         self.previous = store.latest_publication()
         self.rebuild = (
             self.previous is None
@@ -824,6 +852,7 @@ class IndexWriter:
             published_at=datetime.now(UTC).isoformat(timespec="seconds"),
             code_version=self._code.version,
             code=code_count,
+            corpus=self.corpus,
         )
         self._refuse_if_another_writer_moved()
         self._docs.tags.create(publication.tag, publication.docs_version)
