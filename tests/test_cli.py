@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from docs_mcp import __version__
-from docs_mcp.cli import app
+from docs_mcp.cli import EXIT_SKIPPED_FILES, EXIT_USAGE, app
 
 runner = CliRunner()
 COMMANDS = [
@@ -200,10 +200,10 @@ def test_log_level_from_the_config_file_sends_logs_to_stderr_only(shared_db, tmp
     assert "DEBUG " in result.stderr and json.loads(result.stdout)["hits"]  # stdout stays pure JSON
 
 
-def test_index_exits_2_and_names_each_skipped_file_when_the_rest_was_published(corpus, tmp_path):
+def test_index_exits_3_and_names_each_skipped_file_when_the_rest_was_published(corpus, tmp_path):
     (corpus / "binary.md").write_bytes(b"# x\x00\x01")
     result = runner.invoke(app, ["index", str(corpus), "--db", str(tmp_path / "db")])
-    assert result.exit_code == 2
+    assert result.exit_code == EXIT_SKIPPED_FILES == 3
     assert "skipped binary.md: binary content (NUL bytes)" in result.stderr
     listed = runner.invoke(app, ["list", "--db", str(tmp_path / "db"), "--json"])
     assert listed.exit_code == 0 and "guides/retries" in listed.stdout
