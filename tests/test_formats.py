@@ -353,9 +353,7 @@ def test_a_malformed_notebook_and_a_colliding_id_are_reported_and_the_rest_is_in
     ]
 
 
-def test_index_exits_with_the_skipped_files_code_naming_a_malformed_notebook_and_doctor_counts_pages_by_suffix(
-    tmp_path, shared_db
-):
+def test_a_malformed_notebook_is_skipped_with_exit_3_and_doctor_counts_pages_by_suffix(tmp_path, shared_db):
     corpus = tmp_path / "docs"
     shutil.copytree(FORMATS_CORPUS, corpus)
     (corpus / "broken.ipynb").write_text("not json", encoding="utf-8")
