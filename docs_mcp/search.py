@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from docs_mcp.codeblocks import normalize_language
@@ -51,7 +52,7 @@ from docs_mcp.models import (
     SearchResult,
     VersionInfo,
 )
-from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
+from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, collapse_to_documents, rank_documents
 from docs_mcp.store import IndexStore, Publication, Snapshot
 
 log = logging.getLogger(__name__)
@@ -465,7 +466,11 @@ class DocsService:
         if keyword is not None:
             lists.append(RankedList("keyword", keyword.result()))
         hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
+        evidence = match_evidence(lists) if mode == "hybrid" else None
+        note = WEAK_MATCH_NOTE if hits and evidence is not None and evidence.weak else None
+        return SearchResult(
+            query=text, hits=hits, index_version=snapshot.version, note=note, **_provenance(snapshot)
+        )
 
     def _search_code(
         self,
@@ -628,6 +633,54 @@ class DocsService:
             llms_txt(title, summary, pages, base_url),
             llms_full_txt(pages, snapshot.body, base_url),
         )
+
+
+# -- "nothing matches well" ---------------------------------------------------
+
+# A query the docs do not cover still gets hits, the nearest there are; the note says they are
+# weak. Both conditions, measured on the bare query's candidates by scripts/offtopic_threshold.py
+# (docs-mcp's own docs, Ray, tldr-pages; 604 labelled questions against the 60 off-topic ones in
+# tests/data/off-topic-questions.jsonl): the nearest chunk's cosine similarity is below
+# WEAK_MATCH_COSINE, and neither retriever's best page is in the other's first AGREEMENT_DEPTH
+# pages. The cosine alone flags short keyword queries ("ENOENT": 0.12 on docs-mcp's docs), which
+# BM25 answers well, and so the agreement of both retrievers clears them. At 0.30 / 3 the note
+# appeared for 0 of 38, 1 of 194 (a misspelt question whose page was not found either) and 0 of
+# 372 labelled questions, and for 45, 45 and 36 of the 60 off-topic ones.
+WEAK_MATCH_COSINE = 0.30
+AGREEMENT_DEPTH = 3
+WEAK_MATCH_NOTE = (
+    "nothing in these docs matches this query well: the closest passage is far from it in meaning, "
+    "and keyword and meaning search agree on no page; these hits are only the nearest there are. "
+    "Try other words, or these docs may not cover the subject"
+)
+
+
+@dataclass(frozen=True)
+class MatchEvidence:
+    """How well the best candidates of a query match it, from the two retrievers' own lists."""
+
+    cosine: float  # the nearest chunk's cosine similarity to the query
+    agreement: int  # how deep in one retriever's pages the other's best page is (0: the same page)
+
+    @property
+    def weak(self) -> bool:
+        return self.cosine < WEAK_MATCH_COSINE and self.agreement >= AGREEMENT_DEPTH
+
+
+def match_evidence(lists: list[RankedList]) -> MatchEvidence | None:
+    """The evidence in a query's vector and keyword candidates (None without vector candidates)."""
+    by_name = {ranked.name: ranked.rows for ranked in lists}
+    vector, keyword = by_name.get("vector") or [], by_name.get("keyword") or []
+    if not vector or "_distance" not in vector[0]:
+        return None
+    vector_pages, keyword_pages = collapse_to_documents(vector), collapse_to_documents(keyword)
+    depths = []
+    if vector_pages[0] in keyword_pages:
+        depths.append(keyword_pages.index(vector_pages[0]))
+    if keyword_pages and keyword_pages[0] in vector_pages:
+        depths.append(vector_pages.index(keyword_pages[0]))
+    agreement = min(depths, default=len(vector_pages) + len(keyword_pages))
+    return MatchEvidence(cosine=1.0 - float(vector[0]["_distance"]), agreement=agreement)
 
 
 # -- helpers ------------------------------------------------------------------
