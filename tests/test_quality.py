@@ -3,6 +3,13 @@
 Measured when written (38 questions, hybrid): hit@5 1.00, MRR@10 0.84. The floors
 sit below that by a margin, so that normal edits to the docs pass and a real
 regression in parsing, chunking, embedding or ranking fails.
+
+Ten more are questions a newcomer asked in their first hour (`"asked_by": "newcomer"`), two of
+them the issue's own: "the assistant does not see my docs" once ranked the quickstart's link list
+first, and "serve docs for v1 and v2 of my sdk" a troubleshooting entry. With the docs fixed (not
+the ranking): 9 of 10 first, all 10 in the top 3; all 48 questions hit@5 1.00, MRR@10 0.90, and the
+first 38 as before (hit@1 0.82, MRR@10 0.89). A newcomer who gets the wrong page first rarely asks twice, so the group has
+floors of its own, and those two must come first.
 """
 
 import json
@@ -34,11 +41,19 @@ def corpus_index(tmp_path_factory, embedder):
     return store
 
 
+NEWCOMER_HIT_AT_1_FLOOR = 0.70
+NEWCOMER_FIRST = ("the assistant does not see my docs", "serve docs for v1 and v2 of my sdk")
+
+
 @pytest.fixture(scope="module")
-def report(corpus_index, embedder):
+def evaluated(corpus_index, embedder):
     service = DocsService(corpus_index, lambda: embedder, model=MODEL)
-    metrics, _ = evaluate(service, load_labels(QUESTIONS), ["hybrid"])
-    return metrics["modes"]["hybrid"]
+    return evaluate(service, load_labels(QUESTIONS, "asked_by"), ["hybrid"])
+
+
+@pytest.fixture(scope="module")
+def report(evaluated):
+    return evaluated[0]["modes"]["hybrid"]
 
 
 def test_there_are_at_least_30_questions_and_every_label_names_a_real_page():
@@ -57,6 +72,16 @@ def test_search_finds_the_answering_page_in_the_top_5(report):
 @pytest.mark.slow
 def test_the_answering_page_ranks_near_the_top(report):
     assert report["mrr@10"]["mean"] >= MRR_AT_10_FLOOR, json.dumps(report, indent=1)
+
+
+@pytest.mark.slow
+def test_a_newcomer_finds_the_answering_page_first_or_nearly(report, evaluated):
+    newcomer = report["groups"]["asked_by=newcomer"]
+    assert newcomer["queries"] >= 10
+    assert newcomer["hit@1"]["mean"] >= NEWCOMER_HIT_AT_1_FLOOR, json.dumps(newcomer, indent=1)
+    assert newcomer["hit@5"]["mean"] == 1.0, json.dumps(newcomer, indent=1)
+    ranks = {outcome.query: outcome.rank for outcome in evaluated[1]["hybrid"]}
+    assert [ranks[query] for query in NEWCOMER_FIRST] == [1, 1]
 
 
 @pytest.mark.slow
