@@ -362,7 +362,10 @@ def _line_of(text: str, key: str) -> int:
     """The line that sets `key` (`key = ...`, or a `[key]` / `[tool.key]` table header), for error
     messages; 0 when it cannot be found."""
     name = rf"[\"']?{re.escape(key)}[\"']?"
-    match = re.search(rf"^\s*(?:{name}\s*=|\[\s*(?:tool\.)?{name}\s*[\].])", text, flags=re.MULTILINE)
+    # [ \t]*, not \s*: a line break would let a match start on the blank line before it.
+    match = re.search(
+        rf"^[ \t]*(?:{name}[ \t]*=|\[[ \t]*(?:tool\.)?{name}[ \t]*[\].])", text, flags=re.MULTILINE
+    )
     return text.count("\n", 0, match.start()) + 1 if match else 0
 
 

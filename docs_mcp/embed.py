@@ -249,8 +249,9 @@ def _load_catalogue_model(name: str, folder: Path) -> Any:
         logger.enable("fastembed")
     ways_out = (
         f"download it once on a machine that can reach the model hub (any docs-mcp command with "
-        f"--model {name}) and copy its cache folder {folder} here, or point DOCS_MCP_CACHE_DIR at "
-        f"a folder that holds it, or use the offline default model {DEFAULT_MODEL!r}"
+        f"--model {name} there) and copy that machine's fastembed cache folder to {folder}, or "
+        f"point DOCS_MCP_CACHE_DIR at a cache that holds it, or use the offline default model "
+        f"{DEFAULT_MODEL!r}"
     )
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise ModelError(
@@ -311,6 +312,8 @@ def _unreachable(url: str) -> str | None:
         try:
             httpx.head(url, timeout=HUB_PROBE_SECONDS)
             outcome.append(None)
+        except httpx.TimeoutException:
+            outcome.append(f"{host} did not answer within {HUB_PROBE_SECONDS:.0f} s")
         except httpx.HTTPError as error:
             outcome.append(f"{host} cannot be reached ({type(error).__name__}: {error or 'no answer'})")
 

@@ -191,7 +191,8 @@ def _is_bundled_docs(source: str) -> bool:
 
 
 def _in_scope(store: IndexStore) -> str:
-    return "" if store.scope.is_default else f" ({store.scope.label})"
+    scope = store.scope
+    return "" if scope.is_default else f" (collection {scope.collection}, version {scope.version})"
 
 
 def _doc_row(doc: ParsedDoc, digest: str) -> dict[str, Any]:

@@ -660,11 +660,14 @@ class MatchEvidence:
     """How well the best candidates of a query match it, from the two retrievers' own lists."""
 
     cosine: float  # the nearest chunk's cosine similarity to the query
-    agreement: int  # how deep in one retriever's pages the other's best page is (0: the same page)
+    # How deep in one retriever's pages the other's best page is (0: the same page); None when
+    # neither best page is among the other's candidates at all.
+    agreement: int | None
 
     @property
     def weak(self) -> bool:
-        return self.cosine < WEAK_MATCH_COSINE and self.agreement >= AGREEMENT_DEPTH
+        disagree = self.agreement is None or self.agreement >= AGREEMENT_DEPTH
+        return self.cosine < WEAK_MATCH_COSINE and disagree
 
 
 def match_evidence(lists: list[RankedList]) -> MatchEvidence | None:
@@ -679,8 +682,7 @@ def match_evidence(lists: list[RankedList]) -> MatchEvidence | None:
         depths.append(keyword_pages.index(vector_pages[0]))
     if keyword_pages and keyword_pages[0] in vector_pages:
         depths.append(vector_pages.index(keyword_pages[0]))
-    agreement = min(depths, default=len(vector_pages) + len(keyword_pages))
-    return MatchEvidence(cosine=1.0 - float(vector[0]["_distance"]), agreement=agreement)
+    return MatchEvidence(cosine=1.0 - float(vector[0]["_distance"]), agreement=min(depths, default=None))
 
 
 # -- helpers ------------------------------------------------------------------

@@ -63,7 +63,8 @@ def evidence_of(service: DocsService, query: str, relevant: list[str]) -> Measur
 
 
 def weak(evidence: MatchEvidence, cosine: float, depth: int) -> bool:
-    return evidence.cosine < cosine and evidence.agreement >= depth
+    disagree = evidence.agreement is None or evidence.agreement >= depth
+    return evidence.cosine < cosine and disagree
 
 
 def main() -> None:
