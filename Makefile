@@ -3,18 +3,22 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo index of `make run`: docs-mcp's own docs, in a place of their own, so that the demo
+# never replaces the index of your docs (~/.local/share/docs-mcp/index unless you chose another).
+DEMO_DB ?= .docs-mcp/demo-index
 
 .PHONY: run test check format format-check lint types bench clean
 
+# Also rebuilds a venv made by an unsupported Python or left half-made (see the script).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	@bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
 
-run: $(STAMP)  ## index the bundled docs and serve them on http://127.0.0.1:8000/mcp
-	$(BIN)/docs-mcp index
-	$(BIN)/docs-mcp serve --transport http
+run: $(STAMP)  ## index the bundled docs (into their own demo index) and serve them on http://127.0.0.1:8000/mcp
+	@echo "Indexing docs-mcp's own docs into the demo index $(DEMO_DB)..."
+	@$(BIN)/docs-mcp index --db $(DEMO_DB)
+	@echo "docs-mcp is $(abspath $(BIN))/docs-mcp (not on your PATH: use that path, or" \
+		"\`source $(BIN)/activate\` first). Try: $(BIN)/docs-mcp search 'connect Claude' --db $(DEMO_DB)"
+	@$(BIN)/docs-mcp serve --transport http --db $(DEMO_DB)
 
 test: $(STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest -q
@@ -37,5 +41,5 @@ check: format-check lint types test
 bench: $(STAMP)  ## index the Ray docs from ../shared/bench and measure (not a test)
 	$(BIN)/python scripts/bench.py
 
-clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build
+clean:  ## remove the environment, the demo index and caches (`make run` builds them again)
+	rm -rf $(VENV) .docs-mcp .pytest_cache .mypy_cache .ruff_cache dist build

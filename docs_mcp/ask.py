@@ -82,6 +82,7 @@ class Retrieval:
     dropped: int  # passages left out to stay within the budget
     collection: str = "default"
     version: str | None = None
+    search_note: str | None = None  # what the search said about its hits (e.g. that none match well)
 
 
 def check_question(question: str) -> str:
@@ -176,6 +177,7 @@ def retrieve(
         dropped=len(result.hits) - keep,
         collection=result.collection,
         version=result.version,
+        search_note=result.note,
     )
 
 
@@ -296,7 +298,7 @@ def extractive(retrieval: Retrieval, note: str | None) -> AskResult:
         answer=extractive_answer(retrieval),
         citations=[_citation(p) for p in retrieval.passages],
         unknown_citations=[],
-        note=_join(note if retrieval.passages else None, _budget_note(retrieval)),
+        note=_join(note if retrieval.passages else None, retrieval.search_note, _budget_note(retrieval)),
         index_version=retrieval.index_version,
         collection=retrieval.collection,
         version=retrieval.version,
@@ -312,7 +314,7 @@ def sampled(retrieval: Retrieval, answer: str, model: str | None = None) -> AskR
         answer=answer.strip(),
         citations=[_citation(p) for p in cited],
         unknown_citations=unknown,
-        note=_join(uncited, _budget_note(retrieval)),
+        note=_join(uncited, retrieval.search_note, _budget_note(retrieval)),
         model=model,
         index_version=retrieval.index_version,
         collection=retrieval.collection,

@@ -18,9 +18,13 @@ from docs_mcp import __version__
 from docs_mcp.config import Settings
 from docs_mcp.errors import ConfigError, DocsMcpError
 
-# `docs-mcp index` published the index but skipped files it could not read, or (for a remote
-# source) pages it could not download (listed on stderr).
-EXIT_SKIPPED_FILES = 2
+# Exit codes (corpus/reference/cli.md#exit-codes): 0 success; 1 an error, whose one line on stderr
+# says what to do; 2 a usage error (an unknown option, a missing argument: the parser's own code);
+# 3 `docs-mcp index` published the index but skipped files it could not read, or (for a remote
+# source) pages it could not download (listed on stderr); 130 interrupted.
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_SKIPPED_FILES = 3
 
 app = typer.Typer(
     name="docs-mcp",
@@ -28,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
+    # Help is plain text: with Rich markup, "[env: DOCS_MCP_DB]" or "[tool.docs-mcp]" in a help
+    # string is taken for a style tag and silently dropped.
+    rich_markup_mode=None,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,6 +56,14 @@ ModelOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Replace the docs of another folder or site that this index (or collection version) "
+        "was built from. Without it, indexing other docs into it is refused, so nothing is lost.",
+    ),
+]
 PrefixOption = Annotated[str | None, typer.Option("--prefix", help="Only docs whose id starts with this.")]
 CollectionOption = Annotated[
     str | None,
@@ -71,8 +86,10 @@ def _errors_to_exit_codes(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except DocsMcpError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(code=1) from None
+            from docs_mcp.render import cli_message  # the service names tool calls; say commands
+
+            typer.echo(f"error: {cli_message(str(error))}", err=True)
+            raise typer.Exit(code=EXIT_ERROR) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; the previously published index is unchanged", err=True)
             raise typer.Exit(code=130) from None
@@ -137,7 +154,7 @@ def main(
     )
 
 
-@app.command()
+@app.command(short_help="Build or update the index from a docs folder or a website.")
 @_errors_to_exit_codes
 def index(
     path: Annotated[
@@ -177,6 +194,7 @@ def index(
             "second, until Ctrl-C. Running servers pick up every new version.",
         ),
     ] = False,
+    replace: ReplaceOption = False,
 ) -> None:
     """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
     links to; only changed files are embedded again (and only changed pages downloaded again)."""
@@ -222,7 +240,8 @@ def index(
         if remote_sync is not None and not json_output:
             print_sync_report(remote_sync)
         with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
-            report = index_corpus(corpus, store, embedder, progress)
+            label = source.key if source is not None else None  # a site is known by its URL
+            report = index_corpus(corpus, store, embedder, progress, source=label, replace=replace)
     if json_output:
         result = report.as_dict()
         if remote_sync is not None:
@@ -284,7 +303,7 @@ def _watch(corpus: Path, store: Any, embedder: Any, json_output: bool) -> None:
     typer.echo("stopped watching", err=True)
 
 
-@app.command()
+@app.command(short_help="Serve the index over MCP: stdio, or HTTP at /mcp.")
 @_errors_to_exit_codes
 def serve(
     transport: Annotated[
@@ -349,12 +368,13 @@ def serve(
     )
     if settings.transport == "http":
         check_exposure(settings)  # before the model loads: fail in a second, not after it
+    # The index is opened and checked here; the model and the vectors load on a background thread.
     service = DocsService.from_settings(settings, preload_model=True)
-    service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
-        serve_stdio(service)
+        serve_stdio(service)  # answers `initialize` at once; the first search waits for the model
         return
+    service.wait_until_warm()  # the banner shows when the first search is as fast as the rest
     from docs_mcp.terminal import print_serving_banner
 
     print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
@@ -402,7 +422,7 @@ def search(
         print_search(result)
 
 
-@app.command()
+@app.command(short_help="Print the passages that answer a question, with citations.")
 @_errors_to_exit_codes
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in a sentence.")],
@@ -428,7 +448,12 @@ def ask(
     if json_output:
         _print_json(result.model_dump(mode="json"))
     else:
-        typer.echo(render_answer(result))
+        from docs_mcp.render import cli_message
+
+        # Without passages the answer is our own message, not documentation: say it in commands.
+        answer = result.answer if result.citations else cli_message(result.answer)
+        note = cli_message(result.note) if result.note else None
+        typer.echo(render_answer(result.model_copy(update={"answer": answer, "note": note})))
 
 
 @app.command("list")
@@ -442,18 +467,18 @@ def list_(
     json_output: JsonOption = False,
 ) -> None:
     """Show the table of contents."""
-    from docs_mcp.render import render_tree
+    from docs_mcp.render import COMMANDS, render_tree
     from docs_mcp.search import DocsService
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     tree = service.list_docs(prefix, limit, collection, doc_version)
     if json_output:
         _print_json(tree.model_dump(mode="json"))
     else:
-        typer.echo(render_tree(tree))
+        typer.echo(render_tree(tree, COMMANDS))
 
 
-@app.command()
+@app.command(short_help="Print a page or one section as Markdown.")
 @_errors_to_exit_codes
 def get(
     id: Annotated[str, typer.Argument(help="Doc id, or doc id#anchor for one section.")],
@@ -472,7 +497,7 @@ def get(
     from docs_mcp.search import DocsService
     from docs_mcp.terminal import print_page
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     page = service.get_doc(id, start_index, max_chars, collection, doc_version)
     if json_output:
         _print_json(page.model_dump(mode="json"))
@@ -486,7 +511,7 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
     """Show the published index: version, model, counts."""
     from docs_mcp.search import DocsService
 
-    info = DocsService.from_settings(_settings(db=db, model=model)).info()
+    info = DocsService.from_settings(_settings(db=db, model=model), preload_vectors=False).info()
     if json_output:
         _print_json(info.model_dump())
     else:
@@ -494,11 +519,11 @@ def status(db: DbOption = None, model: ModelOption = None, json_output: JsonOpti
             typer.echo(f"{key.replace('_', ' ')}: {value}")
 
 
-@app.command()
+@app.command(short_help="List the collections (doc sets) and their versions.")
 @_errors_to_exit_codes
 def collections(db: DbOption = None, json_output: JsonOption = False) -> None:
     """List the collections in the index: each one's versions, page counts and default version."""
-    from docs_mcp.render import render_collections
+    from docs_mcp.render import COMMANDS, render_collections
     from docs_mcp.search import collection_list
     from docs_mcp.store import IndexStore
 
@@ -507,10 +532,10 @@ def collections(db: DbOption = None, json_output: JsonOption = False) -> None:
     if json_output:
         _print_json(listing.model_dump(mode="json", exclude={"size"}))
     else:
-        typer.echo(render_collections(listing))
+        typer.echo(render_collections(listing, COMMANDS))
 
 
-@app.command("config")
+@app.command("config", short_help="Print the JSON that connects an assistant to docs-mcp.")
 @_errors_to_exit_codes
 def config_(
     client: Annotated[
@@ -571,7 +596,7 @@ def export_llms_txt(
     """Write llms.txt (an index of every page) and llms-full.txt (every page's Markdown)."""
     from docs_mcp.search import DocsService
 
-    service = DocsService.from_settings(_settings(db=db), check_model=False)
+    service = DocsService.from_settings(_settings(db=db), check_model=False, preload_vectors=False)
     index, full = service.export(base_url, collection, doc_version)
     written = {}
     for name, text in (("llms.txt", index), ("llms-full.txt", full)):
@@ -591,7 +616,7 @@ def export_llms_txt(
             typer.echo(f"wrote {info['path']} ({info['bytes']:,} bytes)")
 
 
-@app.command()
+@app.command(short_help="Check install, model, config, index and port; say how to fix.")
 @_errors_to_exit_codes
 def doctor(
     db: DbOption = None,
@@ -620,7 +645,7 @@ def doctor(
         raise typer.Exit(code=1)
 
 
-@app.command("eval")
+@app.command("eval", short_help="Measure search quality on labelled questions.")
 @_errors_to_exit_codes
 def eval_(
     labels: Annotated[
@@ -637,6 +662,7 @@ def eval_(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Write each query's ranking here (JSONL).")
     ] = None,
+    replace: ReplaceOption = False,
 ) -> None:
     """Measure retrieval on labelled questions (hit@k, MRR@10, nDCG@10 with 95% intervals).
 
@@ -656,7 +682,7 @@ def eval_(
         settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
     )
     store = IndexStore.from_settings(settings)
-    report = index_corpus(settings.corpus, store, embedder)
+    report = index_corpus(settings.corpus, store, embedder, replace=replace)
     if report.published:
         typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)
     service = DocsService(store, lambda: embedder, model=settings.model)

@@ -84,9 +84,16 @@ def docs_mcp_command() -> list[str]:
     return [str(python), "-m", "docs_mcp"]
 
 
+# Where `pipx install mcp-proxy` and `uv tool install mcp-proxy` both put the command.
+PROXY_INSTALL_HINT = "`pipx install mcp-proxy` (or `uv tool install mcp-proxy`)"
+
+
 def proxy_command(url: str, token: str | None = None) -> tuple[str, list[str]]:
-    """mcp-proxy as a stdio server forwarding to `url`: installed mcp-proxy, else uvx, else pipx."""
+    """mcp-proxy as a stdio server forwarding to `url`, by absolute path: installed mcp-proxy, else
+    uvx, else pipx, else where installing it (PROXY_INSTALL_HINT) will put it; proxy_missing()
+    tells the last case apart, so the caller can say what to install."""
     auth = ["--headers", "Authorization", f"Bearer {token}"] if token else []
+    # At its default INFO level mcp-proxy logs every request's headers, auth headers included.
     proxy_args = ["--transport=streamablehttp", "--log-level=WARNING", *auth, url]
     if found := shutil.which("mcp-proxy"):
         return str(Path(found).absolute()), proxy_args
@@ -94,8 +101,17 @@ def proxy_command(url: str, token: str | None = None) -> tuple[str, list[str]]:
         return str(Path(found).absolute()), ["mcp-proxy", *proxy_args]
     if found := shutil.which("pipx"):
         return str(Path(found).absolute()), ["run", "mcp-proxy", *proxy_args]
-    # Nothing on PATH: the snippet still shows the shape; the note says what to install.
-    return "uvx", ["mcp-proxy", *proxy_args]
+    return str(Path.home() / ".local" / "bin" / "mcp-proxy"), proxy_args
+
+
+def proxy_missing(command: str) -> str | None:
+    """What to say when the snippet names an mcp-proxy that is not installed yet, else None."""
+    if Path(command).is_file():
+        return None
+    return (
+        f"mcp-proxy is not installed: install it with {PROXY_INSTALL_HINT}, which puts it at "
+        f"{command}, the command in this snippet."
+    )
 
 
 def server_entry(
@@ -148,11 +164,9 @@ def client_config(
     entry = server_entry(client, settings, transport, url, config_source)
     snippet = json.dumps({client.top_key: {server_name: entry}}, indent=2)
     note = f"{client.title}: put this in {client.config_file}."
-    if entry.get("command") == "uvx":
-        note += (
-            " mcp-proxy was not found: install it with `pipx install mcp-proxy` (or install uv for uvx) "
-            "and replace the command with its absolute path (`which mcp-proxy`)."
-        )
+    missing = proxy_missing(entry["command"]) if "command" in entry else None
+    if missing:
+        note += " " + missing
     elif transport == "http" and client.url_key is None:
         note += " This client only launches stdio servers, so mcp-proxy forwards to the HTTP server."
     if transport == "http" and settings.token:

@@ -336,11 +336,18 @@ def read_config(source: ConfigSource) -> dict[str, Any]:
     for raw_key, value in data.items():
         key = raw_key.replace("-", "_")
         where = f"{source.path}:{_line_of(text, raw_key)}"
+        if key not in kinds and isinstance(value, dict) and key in ("docs-mcp", "docs_mcp", "tool"):
+            raise ConfigError(
+                f"{where}: a [{raw_key}] table header does not belong in {source.path.name}: write the keys "
+                f"at the top level, without a header ([tool.docs-mcp] is the form for pyproject.toml only)"
+                if source.table is None
+                else f"{where}: [tool.docs-mcp] holds the keys themselves, not another [{raw_key}] table"
+            )
         if key not in kinds:
             close = difflib.get_close_matches(key, list(kinds), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ConfigError(
-                f"{where}: unknown key {raw_key!r}{hint} Known keys: {', '.join(sorted(kinds))}"
+                f"{where}: unknown key {raw_key!r}{hint or '.'} Known keys: {', '.join(sorted(kinds))}"
             )
         checked = _from_toml(f"{where}: {raw_key}", value, kinds[key])
         if isinstance(checked, Path) and not checked.is_absolute():
@@ -352,8 +359,13 @@ def read_config(source: ConfigSource) -> dict[str, Any]:
 
 
 def _line_of(text: str, key: str) -> int:
-    """The line that sets `key`, for error messages (0 when it cannot be found)."""
-    match = re.search(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", text, flags=re.MULTILINE)
+    """The line that sets `key` (`key = ...`, or a `[key]` / `[tool.key]` table header), for error
+    messages; 0 when it cannot be found."""
+    name = rf"[\"']?{re.escape(key)}[\"']?"
+    # [ \t]*, not \s*: a line break would let a match start on the blank line before it.
+    match = re.search(
+        rf"^[ \t]*(?:{name}[ \t]*=|\[[ \t]*(?:tool\.)?{name}[ \t]*[\].])", text, flags=re.MULTILINE
+    )
     return text.count("\n", 0, match.start()) + 1 if match else 0
 
 

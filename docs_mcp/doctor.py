@@ -187,6 +187,17 @@ def check_model(settings: Settings) -> Check:
 
 
 def check_corpus(settings: Settings) -> Check:
+    """The docs the index was built from (what is actually there), and the configured folder
+    when one is set: a folder other than the index's would be refused by `docs-mcp index`."""
+    recorded = _indexed_source(settings)
+    bundled = bundled_corpus()
+    configured = settings.corpus.resolve() != bundled.resolve()
+    if not configured and recorded:
+        if "://" in recorded:
+            return ok("corpus", f"the index holds the pages of {recorded}")
+        if not Path(recorded).is_dir():
+            return ok("corpus", f"the index holds the docs of {recorded} (that folder is not here now)")
+        return _count_pages(Path(recorded), f"the index holds the docs of {recorded}")
     corpus = settings.corpus
     if not corpus.is_dir():
         return fail(
@@ -195,17 +206,58 @@ def check_corpus(settings: Settings) -> Check:
             "pass your docs folder to `docs-mcp index PATH`, or set `corpus` in docs-mcp.toml "
             "or DOCS_MCP_CORPUS",
         )
+    if not configured:
+        if _index_exists(settings):  # built before indexes recorded their source
+            return ok(
+                "corpus",
+                f"no corpus is set, and the index at {settings.db} does not record which docs it was "
+                "built from (it predates that); `docs-mcp index` without a folder indexes docs-mcp's "
+                "own docs",
+            )
+        return _count_pages(corpus, f"docs-mcp's own docs, {corpus} (the default: no corpus is set)")
+    if recorded and recorded != str(corpus.resolve()):
+        return fail(
+            "corpus",
+            f"{corpus} is set as the corpus, but the index at {settings.db} holds the docs of {recorded}",
+            f"`docs-mcp index` refuses to replace them: index {corpus} with another --db, "
+            "or pass --replace to replace them",
+        )
+    return _count_pages(corpus, str(corpus))
+
+
+def _index_exists(settings: Settings) -> bool:
+    return _publication(settings) is not None
+
+
+def _indexed_source(settings: Settings) -> str:
+    """Where the published index's docs came from, as `docs-mcp index` recorded it ('' if unknown)."""
+    publication = _publication(settings)
+    return publication.corpus if publication else ""
+
+
+def _publication(settings: Settings) -> Any:
+    if not is_remote(settings.db) and not Path(settings.db).expanduser().is_dir():
+        return None  # looking would create the folder
+    from docs_mcp.store import IndexStore
+
+    try:
+        return IndexStore.from_settings(settings).latest_publication()
+    except Exception:  # a damaged index: reported by the index check
+        return None
+
+
+def _count_pages(folder: Path, label: str) -> Check:
     # The files the indexer would read, by the same walk (hidden folders left out), by suffix.
-    by_suffix = Counter(suffix_of(path) for path, _, _ in corpus_fingerprint(corpus))
+    by_suffix = Counter(suffix_of(path) for path, _, _ in corpus_fingerprint(folder))
     pages = sum(by_suffix.values())
     if pages == 0:
         return fail(
             "corpus",
-            f"{corpus} holds no {', '.join(SOURCE_SUFFIXES)} files",
+            f"{folder} holds no {', '.join(SOURCE_SUFFIXES)} files",
             "point the corpus at a folder of Markdown files",
         )
     counts = ", ".join(f"{by_suffix[s]} {s}" for s in SOURCE_SUFFIXES if by_suffix[s])
-    return ok("corpus", f"{corpus}: {pages} pages ({counts})")
+    return ok("corpus", f"{label}: {pages} page{'s' if pages != 1 else ''} ({counts})")
 
 
 def check_index(settings: Settings) -> Check:
@@ -274,9 +326,35 @@ def check_port(settings: Settings) -> Check:
         try:
             sock.bind((settings.host, settings.port))
         except OSError as error:
+            serving = _docs_mcp_serving(settings.host, settings.port)
+            if serving is not None:
+                return ok(
+                    "port",
+                    f"{settings.host}:{settings.port} is in use by a running docs-mcp server ({serving})",
+                )
             return fail(
                 "port",
-                f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}",
-                "stop the process using it (`lsof -i :PORT`), or pick another with --port or DOCS_MCP_PORT",
+                f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}; "
+                "no docs-mcp server answers there, so another program holds it",
+                f"stop the program using it (`lsof -i :{settings.port}`), or pick another port with --port "
+                "or DOCS_MCP_PORT",
             )
     return ok("port", f"{settings.host}:{settings.port} is free")
+
+
+def _docs_mcp_serving(host: str, port: int) -> str | None:
+    """What a docs-mcp server on host:port says about itself on /health, or None if none answers."""
+    import httpx
+
+    target = "127.0.0.1" if host in ("0.0.0.0", "") else "[::1]" if host == "::" else host
+    if ":" in target and not target.startswith("["):
+        target = f"[{target}]"
+    try:
+        answer = httpx.get(f"http://{target}:{port}/health", timeout=2.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    if not isinstance(answer, dict) or answer.get("status") != "ok":
+        return None
+    if "index_version" in answer:
+        return f"index version {answer['index_version']}, {answer.get('docs', '?')} docs"
+    return "serving collections only" if answer.get("collections") else "its /health answers ok"

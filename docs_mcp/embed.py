@@ -10,6 +10,7 @@ machines that can reach a model hub.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import logging
@@ -180,15 +181,10 @@ class FastEmbedder:
                 )
                 self.dim = offline.dim
             else:
-                self._model = TextEmbedding(name, cache_dir=str(cache_dir / "fastembed"), threads=1)
+                self._model = _load_catalogue_model(name, cache_dir / "fastembed")
                 self.dim = int(self._model.embedding_size)
         except ModelError:
             raise
-        except ValueError as error:
-            raise ModelError(
-                f"unknown embedding model {name!r}: use {DEFAULT_MODEL!r} (offline) or a name from "
-                "fastembed's catalogue (TextEmbedding.list_supported_models())"
-            ) from error
         except Exception as error:
             raise ModelError(
                 f"cannot load the embedding model {name!r} ({type(error).__name__}: {error}); "
@@ -229,6 +225,104 @@ class FastEmbedder:
                 if progress is not None:
                     progress(len(batch))
         return vectors
+
+
+# How long to wait for the model hub before saying it cannot be reached. fastembed itself retries
+# a failed download three times with sleeps (~40 s on a machine with no network) and then calls
+# the model unknown; asked first, a machine with no route to the hub learns why within seconds.
+HUB_PROBE_SECONDS = 5.0
+
+
+def _load_catalogue_model(name: str, folder: Path) -> Any:
+    """A model from fastembed's catalogue: from the cache if it is there, else downloaded once the
+    hub answers. Every failure says which of the three ways out applies."""
+    from fastembed import TextEmbedding
+    from loguru import logger
+
+    entry = _catalogue_entry(name)
+    logger.disable("fastembed")  # "Could not find model in cache_dir" is what we ask, not an error
+    try:
+        return TextEmbedding(name, cache_dir=str(folder), threads=1, local_files_only=True)
+    except Exception:
+        pass  # not in the cache (yet)
+    finally:
+        logger.enable("fastembed")
+    ways_out = (
+        f"download it once on a machine that can reach the model hub (any docs-mcp command with "
+        f"--model {name} there) and copy that machine's fastembed cache folder to {folder}, or "
+        f"point DOCS_MCP_CACHE_DIR at a cache that holds it, or use the offline default model "
+        f"{DEFAULT_MODEL!r}"
+    )
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise ModelError(
+            f"the embedding model {name!r} is not in the cache ({folder}) and HF_HUB_OFFLINE is set, "
+            f"so it cannot be downloaded; {ways_out}"
+        )
+    url = _download_probe_url(entry)
+    problem = _unreachable(url)
+    if problem is not None:
+        raise ModelError(
+            f"the embedding model {name!r} is in fastembed's catalogue but not in the cache ({folder}), "
+            f"and it cannot be downloaded: {problem}; {ways_out}"
+        )
+    try:
+        return TextEmbedding(name, cache_dir=str(folder), threads=1)
+    except Exception as error:  # fastembed raises ValueError for any download that failed
+        raise ModelError(
+            f"downloading the embedding model {name!r} failed ({type(error).__name__}: {error}); "
+            f"check the network and try again, or {ways_out}"
+        ) from error
+
+
+def _catalogue_entry(name: str) -> dict[str, Any]:
+    from fastembed import TextEmbedding
+
+    catalogue = {entry["model"].lower(): entry for entry in TextEmbedding.list_supported_models()}
+    entry = catalogue.get(name.lower())
+    if entry is None:
+        close = difflib.get_close_matches(name.lower(), list(catalogue), n=3, cutoff=0.6)
+        hint = f" Did you mean {', '.join(repr(catalogue[c]['model']) for c in close)}?" if close else ""
+        raise ModelError(
+            f"unknown embedding model {name!r}: use {DEFAULT_MODEL!r} (offline) or a name from "
+            f"fastembed's catalogue (TextEmbedding.list_supported_models()).{hint}"
+        )
+    return entry
+
+
+def _download_probe_url(entry: dict[str, Any]) -> str:
+    """Where fastembed would download this model from first: the Hugging Face hub, else its URL."""
+    sources = entry.get("sources") or {}
+    if sources.get("hf"):
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+        return f"{endpoint}/api/models/{sources['hf']}"
+    return str(sources.get("url") or "https://huggingface.co")
+
+
+def _unreachable(url: str) -> str | None:
+    """Why `url` cannot be reached, or None when it answers at all (any HTTP status).
+
+    Bounded by HUB_PROBE_SECONDS even where name resolution itself hangs (httpx's timeout does
+    not cover it): the probe runs on a daemon thread that is left behind if it does not finish."""
+    import httpx
+
+    host = httpx.URL(url).host
+    outcome: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            httpx.head(url, timeout=HUB_PROBE_SECONDS)
+            outcome.append(None)
+        except httpx.TimeoutException:
+            outcome.append(f"{host} did not answer within {HUB_PROBE_SECONDS:.0f} s")
+        except httpx.HTTPError as error:
+            outcome.append(f"{host} cannot be reached ({type(error).__name__}: {error or 'no answer'})")
+
+    thread = threading.Thread(target=probe, name="docs-mcp-hub-probe", daemon=True)
+    thread.start()
+    thread.join(HUB_PROBE_SECONDS + 1)
+    if not outcome:
+        return f"{host} did not answer within {HUB_PROBE_SECONDS:.0f} s"
+    return outcome[0]
 
 
 def _register(model: OfflineModel) -> None:

@@ -10,6 +10,7 @@
     ├── IndexStateError          the index cannot be used as it is
     │   ├── IndexNotFoundError   nothing has been published yet
     │   ├── ModelMismatchError   the index was built with another embedding model
+    │   ├── CorpusMismatchError  the index holds another folder's (or site's) docs
     │   └── IndexLockedError     another indexer is writing
     ├── NotFoundError            an unknown doc id or section anchor
     │   └── UnknownCollectionError   an unknown collection or version
@@ -55,6 +56,10 @@ class IndexNotFoundError(IndexStateError):
 
 
 class ModelMismatchError(IndexStateError):
+    pass
+
+
+class CorpusMismatchError(IndexStateError):
     pass
 
 

@@ -9,13 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from docs_mcp.chunking import chunk_document
 from docs_mcp.codeblocks import CodeUnit, code_units
+from docs_mcp.config import bundled_corpus
 from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
-from docs_mcp.errors import CorpusError, DocsMcpError
+from docs_mcp.errors import CorpusError, CorpusMismatchError, DocsMcpError
 from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.models import Chunk, ParsedDoc
@@ -68,12 +69,20 @@ class IndexReport:
         }
 
 
-class ProgressSink:
+class ProgressSink(Protocol):
     """What the indexer reports while it works; the CLI draws a bar from it."""
 
     def start(self, total_chunks: int) -> None: ...
 
     def advance(self, chunks: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total_chunks: int) -> None:
+        pass
+
+    def advance(self, chunks: int) -> None:
+        pass
 
 
 def content_hash(source: SourceFile, model: str) -> str:
@@ -87,9 +96,18 @@ def index_corpus(
     embedder: Embedder,
     progress: ProgressSink | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    source: str | None = None,
+    replace: bool = False,
 ) -> IndexReport:
+    """Index `root` into `store`: embed what changed, publish, report.
+
+    `source` names where the docs come from (default: the folder's absolute path; a remote
+    source's URL). An index built from another source is replaced only with `replace`: the
+    demo (docs-mcp's own docs) never takes a user's index, and a mistyped path or a config file
+    picked up from the wrong folder never empties one."""
     started = clock()
-    progress = progress or ProgressSink()
+    source = source or str(root.resolve())
+    progress = progress or _NoProgress()
     report = IndexReport(
         corpus=str(root), db=store.uri, collection=store.scope.collection, version=store.scope.version
     )
@@ -113,7 +131,17 @@ def index_corpus(
             f"no Markdown files ({', '.join(SOURCE_SUFFIXES)}) found under {root}; nothing was indexed"
         )
 
-    with store.writer(embedder.name, embedder.dim) as writer:
+    with store.writer(embedder.name, embedder.dim, source) as writer:
+        previous_source = writer.previous.corpus if writer.previous else ""
+        moved = previous_source not in ("", source)
+        if moved:
+            if not (replace or _is_bundled_docs(previous_source)):
+                raise CorpusMismatchError(
+                    f"the index at {store.uri}{_in_scope(store)} holds the docs of {previous_source}, "
+                    f"not {source}; to keep them, index into another place (--db DIR, or --collection "
+                    "NAME); to replace them, run again with --replace"
+                )
+            report.warnings.append(f"replaced the docs of {previous_source} in this index")
         report.rebuilt = writer.rebuild and writer.previous is not None
         existing = writer.existing_hashes()
         hashes = {doc_id: content_hash(src, embedder.name) for doc_id, src in sources.items()}
@@ -126,7 +154,7 @@ def index_corpus(
             else:
                 report.unchanged += 1
         to_embed = report.added + report.changed
-        if not to_embed and not report.removed:
+        if not to_embed and not report.removed and not moved:
             report.index_version = writer.previous.seq if writer.previous else None
             report.seconds = clock() - started
             return report
@@ -154,6 +182,17 @@ def index_corpus(
         report.published = True
     report.seconds = clock() - started
     return report
+
+
+def _is_bundled_docs(source: str) -> bool:
+    """Whether `source` is docs-mcp's own documentation (a demo, replaced without asking)."""
+    path = Path(source)
+    return path == bundled_corpus().resolve() or path.parts[-2:] == ("docs_mcp", "_corpus")
+
+
+def _in_scope(store: IndexStore) -> str:
+    scope = store.scope
+    return "" if scope.is_default else f" (collection {scope.collection}, version {scope.version})"
 
 
 def _doc_row(doc: ParsedDoc, digest: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ then what the page or section is, then the next call to make.
 from __future__ import annotations
 
 import re
+import shlex
 
 from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, SearchHit, SearchResult
 
@@ -19,22 +20,102 @@ def _scope_args(collection: str, version: str | None) -> str:
     return f", collection={collection!r}, version={version!r}"
 
 
+class ToolCalls:
+    """How a rendering names the next step for an assistant: the MCP tool call to make."""
+
+    def open(self, doc_id: str | None, collection: str, version: str | None, start: int | None = None) -> str:
+        arguments = "id=..." if doc_id is None else f"id={doc_id!r}"
+        if start is not None:
+            arguments += f", start_index={start}"
+        return f"get_doc({arguments}{_scope_args(collection, version)})"
+
+    def browse(self) -> str:
+        return "call list_docs"
+
+    def message(self, text: str) -> str:
+        """A message of the service, as written: the service speaks to assistants."""
+        return text
+
+
+class Commands(ToolCalls):
+    """The same steps for a person at a terminal: the docs-mcp command to run."""
+
+    def open(self, doc_id: str | None, collection: str, version: str | None, start: int | None = None) -> str:
+        command = f"docs-mcp get {'ID' if doc_id is None else shlex.quote(doc_id)}"
+        if start is not None:
+            command += f" --start-index {start}"
+        if version is not None:
+            command += f" --collection {shlex.quote(collection)} --version {shlex.quote(version)}"
+        return f"`{command}`"
+
+    def browse(self) -> str:
+        return "run `docs-mcp list`"
+
+    def message(self, text: str) -> str:
+        return cli_message(text)
+
+
+TOOL_CALLS = ToolCalls()
+COMMANDS = Commands()
+
+_COMMAND_OF_TOOL = {
+    "search_docs": "docs-mcp search",
+    "get_doc": "docs-mcp get",
+    "list_docs": "docs-mcp list",
+    "list_collections": "docs-mcp collections",
+    "ask_docs": "docs-mcp ask",
+}
+_TOOL = "|".join(_COMMAND_OF_TOOL)
+_QUOTED = r"'([^']*)'|\"([^\"]*)\""  # a Python repr of a string: 'x' or "x"
+
+
+def _command(match: re.Match[str]) -> str:
+    return f"`{_COMMAND_OF_TOOL[match[1]]}`"
+
+
+def cli_message(text: str) -> str:
+    """A service message (an error, a note) as the CLI says it: the service names the tool calls an
+    assistant makes next (`call list_docs`, `get_doc with id='x'`, `kind='code'`); a person at
+    the terminal runs commands and passes flags (`docs-mcp list`, `docs-mcp get x`, `--kind code`).
+    Applied to our messages only, never to documentation text."""
+    # Hints meant for the command line already: keep what they say, drop the wrapper.
+    text = re.sub(r"\s*\((?:CLI|from the command line):\s*[^)]*\)", "", text)
+    text = re.sub(r"\(([^()]*?) on the command line\)", r"(\1)", text)
+    text = re.sub(rf"\b({_TOOL}) \(`docs-mcp [^`]*`\)", r"\1", text)
+    # Calls with arguments, then the arguments named on their own.
+    text = re.sub(
+        rf"\bget_doc with id=(?:{_QUOTED})",
+        lambda m: f"`docs-mcp get {shlex.quote(m[1] if m[1] is not None else m[2])}`",
+        text,
+    )
+    text = re.sub(
+        rf"\b(kind|language|prefix|collection|version)=(?:{_QUOTED})",
+        lambda m: f"--{m[1]} {shlex.quote(m[2] if m[2] is not None else m[3])}",
+        text,
+    )
+    text = re.sub(r"\bwithout a prefix\b", "without --prefix", text)
+    text = re.sub(rf"\b({_TOOL})\b", _command, text)
+    return re.sub(r"\b([Cc])all `docs-mcp", lambda m: ("R" if m[1] == "C" else "r") + "un `docs-mcp", text)
+
+
 def _scope_words(collection: str, version: str | None) -> str:
     return "" if version is None else f" in collection {collection!r} version {version!r}"
 
 
-def render_search(result: SearchResult) -> str:
+def render_search(result: SearchResult, steps: ToolCalls = TOOL_CALLS) -> str:
     if not result.hits:
-        return result.note or f"No results for {result.query!r}. Try other words, or call list_docs."
+        if result.note:
+            return steps.message(result.note)
+        return f"No results for {result.query!r}. Try other words, or {steps.browse()}."
     if result.kind == "code":
-        return _render_code_search(result)
+        return _render_code_search(result, steps)
     scope = _scope_words(result.collection, result.version)
-    call = f"get_doc(id=...{_scope_args(result.collection, result.version)})"
+    call = steps.open(None, result.collection, result.version)
     lines = [f"{len(result.hits)} results for {result.query!r}{scope} (open one with {call}):"]
     for number, hit in enumerate(result.hits, 1):
         lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}\n   {hit.snippet}")
     if result.note:
-        lines.append(f"\n{result.note}")
+        lines.append(f"\n{steps.message(result.note)}")
     return "\n".join(lines)
 
 
@@ -43,10 +124,10 @@ def _where(hit: SearchHit) -> str:
     return f"{hit.title} > {trail}" if trail else hit.title
 
 
-def _render_code_search(result: SearchResult) -> str:
+def _render_code_search(result: SearchResult, steps: ToolCalls) -> str:
     only = f" in {result.language}" if result.language else ""
     scope = _scope_words(result.collection, result.version)
-    call = f"get_doc(id=...{_scope_args(result.collection, result.version)})"
+    call = steps.open(None, result.collection, result.version)
     lines = [
         f"{len(result.hits)} code examples{only} for {result.query!r}{scope} "
         f"(each id opens the section around it with {call}):"
@@ -62,13 +143,16 @@ def _render_code_search(result: SearchResult) -> str:
             lines.append(f"   {hit.context}")
         lines.append(f"{fence}{hit.language or ''}\n{code}\n{fence}")
         if hit.code_truncated:
-            lines.append(f"   (code cut to fit; get_doc(id={hit.open_with!r}) has all of it)")
+            lines.append(
+                f"   (code cut to fit; {steps.open(hit.open_with, result.collection, result.version)} "
+                "has all of it)"
+            )
     if result.note:
-        lines.append(f"\n{result.note}")
+        lines.append(f"\n{steps.message(result.note)}")
     return "\n".join(lines)
 
 
-def render_page(page: DocPage) -> str:
+def render_page(page: DocPage, steps: ToolCalls = TOOL_CALLS) -> str:
     # The tag keeps provenance next to the text, so documentation stays distinguishable from instructions.
     heading = f"{page.title} > {page.section_title}" if page.section_title else page.title
     scope = "" if page.version is None else f"collection={page.collection!r} version={page.version!r} "
@@ -78,21 +162,19 @@ def render_page(page: DocPage) -> str:
     )
     footer = "\n</doc>"
     if page.next_start_index is not None:
-        footer += (
-            f"\nThis is part of the page. Continue with get_doc(id={page.id!r}, "
-            f"start_index={page.next_start_index}{_scope_args(page.collection, page.version)})."
-        )
+        more = steps.open(page.id, page.collection, page.version, page.next_start_index)
+        footer += f"\nThis is part of the page. Continue with {more}."
     return f"{header}\n{page.content}{footer}"
 
 
-def render_tree(tree: DocTree) -> str:
+def render_tree(tree: DocTree, steps: ToolCalls = TOOL_CALLS) -> str:
     lines: list[str] = []
     _render_folder(tree.root, 0, lines)
     scope = _scope_words(tree.collection, tree.version)
-    call = f"get_doc(id=...{_scope_args(tree.collection, tree.version)})"
+    call = steps.open(None, tree.collection, tree.version)
     summary = f"{tree.listed_docs} of {tree.total_docs} docs{scope}. Open one with {call}."
     if tree.note:
-        summary += f" {tree.note}"
+        summary += f" {steps.message(tree.note)}"
     return "\n".join([*lines, "", summary])
 
 
@@ -106,9 +188,9 @@ def _render_folder(folder: DocFolder, depth: int, lines: list[str]) -> None:
         _render_folder(child, depth + 1, lines)
 
 
-def render_collections(listing: CollectionList) -> str:
+def render_collections(listing: CollectionList, steps: ToolCalls = TOOL_CALLS) -> str:
     if not listing.collections:
-        return listing.note or "Nothing is indexed yet."
+        return steps.message(listing.note or "Nothing is indexed yet.")
     lines = []
     for collection in listing.collections:
         if collection.default_version is None:
@@ -122,9 +204,10 @@ def render_collections(listing: CollectionList) -> str:
                 f"model {version.model}"
             )
     summary = (
-        "Pass collection (and version, else the default one) to search_docs, get_doc, list_docs "
-        "and ask_docs (CLI: --collection, --version)."
+        "Pass collection (and version, else the default one) to search_docs, get_doc, list_docs and ask_docs."
+        if steps is TOOL_CALLS
+        else "Pass --collection (and --version, else the default one) to docs-mcp search, get, list and ask."
     )
     if listing.note:
-        summary += f" {listing.note}"
+        summary += f" {steps.message(listing.note)}"
     return "\n".join([*lines, "", summary])

@@ -21,7 +21,8 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from docs_mcp.codeblocks import normalize_language
@@ -51,7 +52,7 @@ from docs_mcp.models import (
     SearchResult,
     VersionInfo,
 )
-from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, rank_documents
+from docs_mcp.ranking import RankedDoc, RankedList, RankingConfig, collapse_to_documents, rank_documents
 from docs_mcp.store import IndexStore, Publication, Snapshot
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,12 @@ def _release_freed_memory() -> None:
 class _Follower:
     """One scope's published snapshot: opened once, swapped when a newer publication appears."""
 
-    def __init__(self, store: IndexStore, model: str | None, refresh_seconds: float) -> None:
+    def __init__(
+        self, store: IndexStore, model: str | None, refresh_seconds: float, load_vectors: bool = True
+    ) -> None:
         self.store = store
         self._model = model
+        self.load_vectors = load_vectors
         self._refresh_seconds = refresh_seconds
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -113,7 +117,7 @@ class _Follower:
     def open(self) -> Snapshot:
         with self._open_lock:
             if self.snapshot is None:
-                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+                self.snapshot = self.store.open_snapshot(self._model, self.load_vectors)
                 self._checked_at = time.monotonic()
                 _release_freed_memory()
             return self.snapshot
@@ -146,7 +150,7 @@ class _Follower:
             if latest is None or latest.seq == self.snapshot.version:
                 return False
             try:
-                self.snapshot = self.store.open_snapshot(expected_model=self._model)
+                self.snapshot = self.store.open_snapshot(self._model, self.load_vectors)
             except DocsMcpError as error:
                 log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
                 return False
@@ -167,6 +171,7 @@ class DocsService:
         ranking: RankingConfig | None = None,
         check_model: bool = True,
         idle_version_seconds: float = 0,
+        preload_vectors: bool = True,
     ) -> None:
         _one_blas_thread()
         self.store = store
@@ -185,7 +190,9 @@ class DocsService:
         self._catalogue_in_use = False
         self._stop_following = threading.Event()
         self._following: threading.Thread | None = None
-        default = _Follower(store, self._expected_model, refresh_seconds)
+        self._preload_vectors = preload_vectors
+        self._warming: Future[None] | None = None
+        default = _Follower(store, self._expected_model, refresh_seconds, preload_vectors)
         self._followers: dict[Scope, _Follower] = {DEFAULT_SCOPE: default}
         try:
             default.open()
@@ -196,11 +203,19 @@ class DocsService:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, check_model: bool = True, preload_model: bool = False
+        cls,
+        settings: Settings,
+        check_model: bool = True,
+        preload_model: bool = False,
+        preload_vectors: bool = True,
     ) -> DocsService:
         """The service for `settings`; without `check_model` it adopts the index's own model
-        (enough for listing and reading, which never embed). With `preload_model` the model
-        loads in a background thread while the index opens (a server's cold start)."""
+        (enough for listing and reading, which never embed). With `preload_model` (a server's
+        start) the model and the vectors load on a background thread once the index has been
+        opened and checked, so nothing loads for an index that cannot be served (a model
+        mismatch fails at once, before any download) and a stdio server answers `initialize`
+        meanwhile; the first search waits for them. Without `preload_vectors` (a command that
+        lists or reads) the vectors load at the first search, if one comes."""
         store = IndexStore.from_settings(settings)
         model = settings.model
         if not check_model:
@@ -210,20 +225,42 @@ class DocsService:
         def load_model() -> Embedder:
             return FastEmbedder(model, settings.cache_dir)
 
-        factory: Callable[[], Embedder] = load_model
-        if preload_model:
-            # Not a `with` block: the pool must outlive this call; its one thread exits when done.
-            loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model")
-            factory = loader.submit(load_model).result
-            loader.shutdown(wait=False)
-        return cls(
+        service = cls(
             store,
-            factory,
+            load_model,
             model=model,
             refresh_seconds=settings.refresh_seconds,
             check_model=check_model,
             idle_version_seconds=settings.idle_version_seconds,
+            preload_vectors=preload_vectors and not preload_model,
         )
+        if preload_model:
+            service._warm_up_in_background(vectors=preload_vectors)
+        return service
+
+    def _warm_up_in_background(self, vectors: bool) -> None:
+        def warm_up() -> None:
+            try:
+                self.embedder  # noqa: B018  # a search meanwhile waits on the same lock
+            except DocsMcpError as error:  # said now on stderr; each search tries again and says it
+                log.warning("%s", error)
+                raise
+            if vectors:
+                self._preload_vectors = True  # snapshots opened from now on hold them from the start
+                for follower in list(self._followers.values()):
+                    follower.load_vectors = True
+                    if follower.snapshot is not None:
+                        follower.snapshot.load_vectors()
+
+        # Not a `with` block: the pool must outlive this call; its one thread exits when done.
+        loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model")
+        self._warming = loader.submit(warm_up)
+        loader.shutdown(wait=False)
+
+    def wait_until_warm(self) -> None:
+        """Block until the background warm-up is done; raises its error (a model that cannot load)."""
+        if self._warming is not None:
+            self._warming.result()
 
     # -- state ---------------------------------------------------------------
 
@@ -247,7 +284,9 @@ class DocsService:
                 follower = self._followers.get(scope)
                 if follower is None:
                     store = self.store.scoped(scope)
-                    follower = _Follower(store, self._expected_model, self._refresh_seconds)
+                    follower = _Follower(
+                        store, self._expected_model, self._refresh_seconds, self._preload_vectors
+                    )
                     self._followers[scope] = follower
         try:
             return follower.current(check=self._following is None)
@@ -427,7 +466,11 @@ class DocsService:
         if keyword is not None:
             lists.append(RankedList("keyword", keyword.result()))
         hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
+        evidence = match_evidence(lists) if mode == "hybrid" else None
+        note = WEAK_MATCH_NOTE if hits and evidence is not None and evidence.weak else None
+        return SearchResult(
+            query=text, hits=hits, index_version=snapshot.version, note=note, **_provenance(snapshot)
+        )
 
     def _search_code(
         self,
@@ -590,6 +633,56 @@ class DocsService:
             llms_txt(title, summary, pages, base_url),
             llms_full_txt(pages, snapshot.body, base_url),
         )
+
+
+# -- "nothing matches well" ---------------------------------------------------
+
+# A query the docs do not cover still gets hits, the nearest there are; the note says they are
+# weak. Both conditions, measured on the bare query's candidates by scripts/offtopic_threshold.py
+# (docs-mcp's own docs, Ray, tldr-pages; 604 labelled questions against the 60 off-topic ones in
+# tests/data/off-topic-questions.jsonl): the nearest chunk's cosine similarity is below
+# WEAK_MATCH_COSINE, and neither retriever's best page is in the other's first AGREEMENT_DEPTH
+# pages. The cosine alone flags short keyword queries ("ENOENT": 0.12 on docs-mcp's docs), which
+# BM25 answers well, and so the agreement of both retrievers clears them. At 0.30 / 3 the note
+# appeared for 0 of 38, 1 of 194 (a misspelt question whose page was not found either) and 0 of
+# 372 labelled questions, and for 45, 45 and 36 of the 60 off-topic ones.
+WEAK_MATCH_COSINE = 0.30
+AGREEMENT_DEPTH = 3
+WEAK_MATCH_NOTE = (
+    "nothing in these docs matches this query well: the closest passage is far from it in meaning, "
+    "and keyword and meaning search agree on no page; these hits are only the nearest there are. "
+    "Try other words, or these docs may not cover the subject"
+)
+
+
+@dataclass(frozen=True)
+class MatchEvidence:
+    """How well the best candidates of a query match it, from the two retrievers' own lists."""
+
+    cosine: float  # the nearest chunk's cosine similarity to the query
+    # How deep in one retriever's pages the other's best page is (0: the same page); None when
+    # neither best page is among the other's candidates at all.
+    agreement: int | None
+
+    @property
+    def weak(self) -> bool:
+        disagree = self.agreement is None or self.agreement >= AGREEMENT_DEPTH
+        return self.cosine < WEAK_MATCH_COSINE and disagree
+
+
+def match_evidence(lists: list[RankedList]) -> MatchEvidence | None:
+    """The evidence in a query's vector and keyword candidates (None without vector candidates)."""
+    by_name = {ranked.name: ranked.rows for ranked in lists}
+    vector, keyword = by_name.get("vector") or [], by_name.get("keyword") or []
+    if not vector or "_distance" not in vector[0]:
+        return None
+    vector_pages, keyword_pages = collapse_to_documents(vector), collapse_to_documents(keyword)
+    depths = []
+    if vector_pages[0] in keyword_pages:
+        depths.append(keyword_pages.index(vector_pages[0]))
+    if keyword_pages and keyword_pages[0] in vector_pages:
+        depths.append(vector_pages.index(keyword_pages[0]))
+    return MatchEvidence(cosine=1.0 - float(vector[0]["_distance"]), agreement=min(depths, default=None))
 
 
 # -- helpers ------------------------------------------------------------------

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("LANCEDB_LOG", "error")  # keeps a Rust deprecation notice off stderr
-
+import docs_mcp._lance_startup  # noqa: F401  # isort: skip  # before lancedb: 0.5 s less start-up
 import lancedb
 import numpy as np
 import pyarrow as pa
@@ -181,6 +181,7 @@ def publications_schema() -> pa.Schema:
             ("format", pa.int64()),
             ("code_version", pa.int64()),
             ("code", pa.int64()),
+            ("corpus", pa.string()),
         ]
     )
 
@@ -198,6 +199,7 @@ class Publication:
     format: int = INDEX_FORMAT
     code_version: int = 0
     code: int = 0  # code examples in the code table
+    corpus: str = ""  # where the docs came from: a folder's absolute path or a site's URL
 
     @property
     def tag(self) -> str:
@@ -262,6 +264,13 @@ def _in_list(column: str, values: Iterable[str]) -> str:
     return f"{column} IN ({', '.join(sql_string(v) for v in values)})"
 
 
+def _local_folder(uri: str) -> Path | None:
+    """The folder a local index lives in (None for an object store)."""
+    if is_remote(uri):
+        return None
+    return Path(uri.removeprefix("file://")).expanduser()
+
+
 def storage_options_for(
     uri: str, explicit: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -288,6 +297,20 @@ def storage_options_for(
     return options
 
 
+def damaged_error(uri: str, error: Exception) -> IndexStateError:
+    """What to say when the index's files cannot be read: how to check the store, or rebuild."""
+    if is_remote(uri):
+        return IndexStateError(
+            f"cannot read the index at {uri} ({type(error).__name__}: {_first_line(error)}); "
+            "check the bucket, the credentials and the endpoint (AWS_* variables or "
+            f"DOCS_MCP_STORAGE_OPTIONS), or rebuild it with `docs-mcp index PATH --db {uri}`"
+        )
+    return IndexStateError(
+        f"the index at {uri} is damaged and cannot be read ({type(error).__name__}); "
+        f"rebuild it: delete that folder and run `docs-mcp index PATH --db {uri}`"
+    )
+
+
 class IndexStore:
     """A LanceDB database holding docs indexes, in a local folder or an object store; this object
     reads and writes one scope of it (the default collection unless told otherwise)."""
@@ -307,15 +330,30 @@ class IndexStore:
         self.body_cache_bytes = body_cache_bytes
         self.scope = scope
         self.storage_options = storage_options
-        if connection is not None:
-            self._db = connection
-            return
-        options = storage_options_for(uri, storage_options)
+        self._connection = connection
+        if connection is None and self.exists():
+            self._connection = self._connect()  # a malformed URI fails here, with the fix
+
+    def exists(self) -> bool:
+        """Whether there is anything to read: an object store is asked; a folder must exist."""
+        folder = _local_folder(self.uri)
+        return folder is None or folder.is_dir()
+
+    @property
+    def _db(self) -> Any:
+        """The LanceDB connection. Connecting to a local folder creates it, and a read must never
+        create anything: for a folder that does not exist yet, only a writer connects."""
+        if self._connection is None:
+            self._connection = self._connect()
+        return self._connection
+
+    def _connect(self) -> Any:
+        options = storage_options_for(self.uri, self.storage_options)
         try:
-            self._db = lancedb.connect(uri, storage_options=options or None)
+            return lancedb.connect(self.uri, storage_options=options or None)
         except Exception as error:  # an unknown scheme, a malformed URI
             raise ConfigError(
-                f"cannot open the index at {uri}: {_first_line(error)}; pass --db a local folder or an "
+                f"cannot open the index at {self.uri}: {_first_line(error)}; pass --db a local folder or an "
                 "s3://, gs:// or az:// URI (see DOCS_MCP_STORAGE_OPTIONS for endpoint and credentials)"
             ) from error
 
@@ -336,7 +374,7 @@ class IndexStore:
             self.retention_grace,
             self.body_cache_bytes,
             scope=scope,
-            connection=self._db,
+            connection=self._connection,
         )
 
     def table(self, kind: str) -> str:
@@ -344,6 +382,8 @@ class IndexStore:
         return table_name(kind, self.scope)
 
     def _table_names(self) -> list[str]:
+        if self._connection is None and not self.exists():
+            return []  # nothing indexed yet; asking LanceDB would create the folder
         names: list[str] = []
         token = None
         while True:
@@ -372,16 +412,7 @@ class IndexStore:
         return found
 
     def _damaged(self, error: Exception) -> IndexStateError:
-        if self.remote:
-            return IndexStateError(
-                f"cannot read the index at {self.uri} ({type(error).__name__}: {_first_line(error)}); "
-                "check the bucket, the credentials and the endpoint (AWS_* variables or "
-                f"DOCS_MCP_STORAGE_OPTIONS), or rebuild it with `docs-mcp index PATH --db {self.uri}`"
-            )
-        return IndexStateError(
-            f"the index at {self.uri} is damaged and cannot be read ({type(error).__name__}); "
-            f"rebuild it: delete that folder and run `docs-mcp index PATH --db {self.uri}`"
-        )
+        return damaged_error(self.uri, error)
 
     def latest_publication(self) -> Publication | None:
         try:
@@ -399,9 +430,10 @@ class IndexStore:
         row.setdefault("format", 1)  # publications written before the format column existed
         row.setdefault("code_version", 0)  # ... and before the code table existed (format 2)
         row.setdefault("code", 0)
+        row["corpus"] = row.get("corpus") or ""  # ... and before the corpus was recorded
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
-    def open_snapshot(self, expected_model: str | None = None) -> Snapshot:
+    def open_snapshot(self, expected_model: str | None = None, load_vectors: bool = True) -> Snapshot:
         publication = self.latest_publication()
         if publication is None:
             if not self.scope.is_default:
@@ -433,16 +465,27 @@ class IndexStore:
             chunks.checkout(publication.chunks_version)
             code = self._db.open_table(self.table(CODE))
             code.checkout(publication.code_version)
-            snapshot = Snapshot(publication, docs, chunks, code, self.body_cache_bytes, self.scope)
+            snapshot = Snapshot(
+                publication,
+                docs,
+                chunks,
+                code,
+                self.body_cache_bytes,
+                self.scope,
+                where=self.uri,
+                load_vectors=load_vectors,
+            )
             snapshot.check_readable()
+        except IndexStateError:
+            raise
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
         return snapshot
 
     @contextlib.contextmanager
-    def writer(self, model: str, dim: int) -> Iterator[IndexWriter]:
+    def writer(self, model: str, dim: int, corpus: str = "") -> Iterator[IndexWriter]:
         with _exclusive_lock(self.uri):
-            yield IndexWriter(self, model, dim)
+            yield IndexWriter(self, model, dim, corpus)
 
 
 class Snapshot:
@@ -467,9 +510,12 @@ class Snapshot:
         code: Any,
         body_cache_bytes: int = 0,
         scope: Scope = DEFAULT_SCOPE,
+        where: str = "",
+        load_vectors: bool = True,
     ) -> None:
         self.publication = publication
         self.scope = scope
+        self.where = where  # the index's location, for error messages
         self._bodies: dict[str, str] = {}
         self._body_cache_room = body_cache_bytes
         self._body_cache_lock = threading.Lock()
@@ -480,18 +526,45 @@ class Snapshot:
         self.docs: dict[str, dict[str, Any]] = {row["id"]: row for row in columns}
         # Docs as small integers: the in-memory vector searches filter rows by doc with np.isin.
         self._doc_number = {doc_id: n for n, doc_id in enumerate(sorted(self.docs))}
-        # How many code examples each language has: the values a language filter may take.
-        self.code_languages: dict[str, int] = {}
         self._code_matrix: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None
+        self.approximate = _has_vector_index(chunks)
+        self._vectors_lock = threading.Lock()
+        self._vectors_loaded = False
+        if load_vectors:
+            self.load_vectors()
+
+    def load_vectors(self) -> None:
+        """Hold the vectors in memory while they fit (else they stay in LanceDB): at open for a
+        server, at the first search for a command that may only list or read (`docs-mcp get`
+        on the Ray docs skips reading 14 MB of vectors it would never use)."""
+        if self._vectors_loaded:
+            return
+        with self._vectors_lock:
+            if self._vectors_loaded:
+                return
+            try:
+                self._load_all_vectors()
+            except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+                raise damaged_error(self.where, error) from error
+            self._vectors_loaded = True
+
+    def _load_all_vectors(self) -> None:
+        publication = self.publication
+        # How many code examples each language has: the values a language filter may take.
+        self._code_languages: dict[str, int] = {}
         if publication.code and publication.code * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_code_vectors()
         elif publication.code:
             languages = self._code.search().select(["language"]).limit(None).to_arrow()
-            self.code_languages = dict(Counter(languages.column("language").to_pylist()))
-        self._matrix: np.ndarray | None = None
-        self.approximate = _has_vector_index(chunks)
+            self._code_languages = dict(Counter(languages.column("language").to_pylist()))
         if not self.approximate and publication.chunks * publication.dim * 4 <= IN_MEMORY_VECTOR_BYTES:
             self._load_vectors()
+
+    @property
+    def code_languages(self) -> dict[str, int]:
+        self.load_vectors()
+        return self._code_languages
 
     def _load_vectors(self) -> None:
         table = self._chunks.search().select([*CHUNK_COLUMNS, "vector"]).limit(None).to_arrow()
@@ -515,14 +588,16 @@ class Snapshot:
         self._code_doc_ids: list[str] = table.column("doc_id").to_pylist()
         self._code_row_ids: list[int] = table.column("_rowid").to_pylist()
         languages = table.column("language").to_pylist()
-        self.code_languages = dict(Counter(languages))
-        self._code_language_number = {name: n for n, name in enumerate(sorted(self.code_languages))}
+        self._code_languages = dict(Counter(languages))
+        self._code_language_number = {name: n for n, name in enumerate(sorted(self._code_languages))}
         self._code_language = np.array([self._code_language_number[x] for x in languages], dtype=np.int64)
         self._code_doc = np.array([self._doc_number.get(d, -1) for d in self._code_doc_ids], dtype=np.int64)
 
     def check_readable(self) -> None:
-        """Read a body and the keyword index once, so damaged files fail at open, not mid-answer."""
+        """Read a body, a chunk and the keyword index once, so damaged files fail at open, not
+        mid-answer (with the vectors left for the first search, nothing else reads a chunk)."""
         self._docs.search().select(["body"]).limit(1).to_list()
+        self._chunks.search().select(["id"]).limit(1).to_list()
         self._chunks.search(_match("a"), query_type="fts").limit(1).to_list()
         if self.publication.code:
             self._code.search(_match("a"), query_type="fts").limit(1).to_list()
@@ -552,6 +627,7 @@ class Snapshot:
     def vector_search(
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None
     ) -> list[dict]:
+        self.load_vectors()
         if self._matrix is not None:
             return self._vector_search_in_memory(vector, limit, doc_ids)
         query = self._chunks.search(vector, vector_column_name="vector").distance_type("cosine")
@@ -579,6 +655,7 @@ class Snapshot:
         return np.isin(row_doc, wanted)
 
     def keyword_search(self, text: str, limit: int, doc_ids: Sequence[str] | None = None) -> list[dict]:
+        self.load_vectors()  # whether hits are read from memory or by row id
         query = self._chunks.search(_match(text), query_type="fts")
         where = self._where_docs(doc_ids)
         if where:
@@ -590,6 +667,7 @@ class Snapshot:
         """Every column but the vector, by id, for the candidates a search is about to show."""
         if not candidates:
             return {}
+        self.load_vectors()
         if self._matrix is not None:
             rows = [self._row_number[c["id"]] for c in candidates]
             found = self._rows.take(pa.array(rows, type=pa.int64())).to_pylist()
@@ -616,6 +694,7 @@ class Snapshot:
     ) -> list[dict]:
         if not self.publication.code:
             return []
+        self.load_vectors()
         if self._code_matrix is not None:
             return self._code_vector_search_in_memory(vector, limit, doc_ids, language)
         where = self.code_filter(doc_ids, language)
@@ -664,11 +743,12 @@ class Snapshot:
 class IndexWriter:
     """Applies one indexing run's changes and publishes them, or leaves nothing behind."""
 
-    def __init__(self, store: IndexStore, model: str, dim: int) -> None:
+    def __init__(self, store: IndexStore, model: str, dim: int, corpus: str = "") -> None:
         self._store = store
         self._db = store._db
         self.model = model
         self.dim = dim
+        self.corpus = corpus
         self.previous = store.latest_publication()
         self.rebuild = (
             self.previous is None
@@ -772,6 +852,7 @@ class IndexWriter:
             published_at=datetime.now(UTC).isoformat(timespec="seconds"),
             code_version=self._code.version,
             code=code_count,
+            corpus=self.corpus,
         )
         self._refuse_if_another_writer_moved()
         self._docs.tags.create(publication.tag, publication.docs_version)

@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 import json
-import shutil
+import shlex
 import sys
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markdown import Markdown
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.syntax import Syntax
 from rich.table import Table
 
 from docs_mcp.collection import describe
 from docs_mcp.config import Settings
-from docs_mcp.doctor import Check
-from docs_mcp.indexer import IndexReport, ProgressSink
 from docs_mcp.models import DocPage, IndexInfo, SearchResult
-from docs_mcp.render import render_page, render_search
+from docs_mcp.render import COMMANDS, cli_message, render_page, render_search
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the indexer and doctor are imported by the commands that use them
+    from docs_mcp.doctor import Check
+    from docs_mcp.indexer import IndexReport
     from docs_mcp.remote import SyncReport  # imports httpx: only a remote index needs it
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: Rich never breaks a line of ours (a URL, a path, a command to copy) at the console's
+# width, which is 80 columns whenever the output is not a terminal. Tables still fit the width.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-class IndexProgress(ProgressSink):
+class IndexProgress:
     """A progress bar with ETA on a terminal; silent otherwise."""
 
     def __init__(self, enabled: bool) -> None:
@@ -68,22 +69,20 @@ class IndexProgress(ProgressSink):
 
 
 def print_index_report(report: IndexReport) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("corpus", report.corpus)
-    table.add_row("index", report.db)
+    rows = [("corpus", report.corpus), ("index", report.db)]
     if report.version is not None:
-        table.add_row("collection", f"{report.collection}, version {report.version}")
-    table.add_row(
-        "docs",
-        f"{len(report.added)} added, {len(report.changed)} changed, "
-        f"{len(report.removed)} removed, {report.unchanged} unchanged",
-    )
-    table.add_row("chunks embedded", str(report.chunks_embedded))
-    table.add_row("code examples embedded", str(report.code_embedded))
-    table.add_row("skipped files", str(len(report.skipped)))
-    table.add_row("seconds", f"{report.seconds:.1f}")
+        rows.append(("collection", f"{report.collection}, version {report.version}"))
+    rows += [
+        (
+            "docs",
+            f"{len(report.added)} added, {len(report.changed)} changed, "
+            f"{len(report.removed)} removed, {report.unchanged} unchanged",
+        ),
+        ("chunks embedded", str(report.chunks_embedded)),
+        ("code examples embedded", str(report.code_embedded)),
+        ("skipped files", str(len(report.skipped))),
+        ("seconds", f"{report.seconds:.1f}"),
+    ]
     if report.published:
         state = f"published version {report.index_version}" + (
             " (rebuilt for a new model)" if report.rebuilt else ""
@@ -92,8 +91,10 @@ def print_index_report(report: IndexReport) -> None:
         state = f"nothing changed; version {report.index_version} still serving"
     else:
         state = "nothing published"
-    table.add_row("index", state)
-    out.print(table)
+    rows.append(("index", state))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:  # one line each, never wrapped: paths stay whole for copying
+        out.print(f"[bold]{name:<{width}}[/bold]  {escape(value)}")
     for skipped in report.skipped:
         err.print(f"skipped {skipped.path}: {skipped.reason}")
     for warning in report.warnings:
@@ -118,22 +119,26 @@ def print_sync_report(sync: SyncReport) -> None:
 
 def print_search(result: SearchResult) -> None:
     if not out.is_terminal:
-        out.print(render_search(result), markup=False, soft_wrap=True)
+        out.print(render_search(result, COMMANDS), markup=False)
         return
     if not result.hits:
-        out.print(result.note or f"No results for {result.query!r}.")
+        out.print(
+            cli_message(result.note) if result.note else f"No results for {result.query!r}.", markup=False
+        )
         return
     if result.kind == "code":
         _print_code_hits(result)
         return
     table = Table(title=f"Results for {result.query!r}", show_lines=True)
     table.add_column("#", justify="right")
-    table.add_column("id (docs-mcp get ID)", style="cyan", overflow="fold")
+    table.add_column("id (docs-mcp get ID)", style="cyan", no_wrap=True)  # copied whole
     table.add_column("title / section", style="bold")
     table.add_column("snippet")
     for number, hit in enumerate(result.hits, 1):
         table.add_row(str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet)
     out.print(table)
+    if result.note:
+        out.print(cli_message(result.note), markup=False)
 
 
 def _print_code_hits(result: SearchResult) -> None:
@@ -145,40 +150,45 @@ def _print_code_hits(result: SearchResult) -> None:
         out.print(" > ".join(hit.heading_path) or hit.title, style="bold", markup=False)
         if hit.context:
             out.print(hit.context, markup=False, soft_wrap=True)
-        out.print(Syntax(hit.code or "", hit.language or "text", line_numbers=False, word_wrap=True))
+        out.print(_syntax(hit.code or "", hit.language or "text"))
         if hit.code_truncated:
             out.print(
                 f"(cut to fit: docs-mcp get {hit.open_with!r} has all of it)", style="dim", markup=False
             )
     if result.note:
-        out.print(f"\n{result.note}", markup=False)
+        out.print(f"\n{cli_message(result.note)}", markup=False)
+
+
+def _syntax(code: str, language: str) -> Any:
+    from rich.syntax import Syntax  # pygments: only for code shown on a terminal
+
+    return Syntax(code, language, line_numbers=False, word_wrap=True)
 
 
 def print_page(page: DocPage) -> None:
     if out.is_terminal:
+        from rich.markdown import Markdown  # 25 ms of imports, only for a page shown on a terminal
+
         out.print(Markdown(page.content))
         if page.next_start_index is not None:
             err.print(f"(more: docs-mcp get {page.id!r} --start-index {page.next_start_index})")
     else:
-        sys.stdout.write(render_page(page) + "\n")
+        sys.stdout.write(render_page(page, COMMANDS) + "\n")
 
 
 def print_serving_banner(
     settings: Settings, info: IndexInfo | None, collections: dict[str, list[str]]
 ) -> None:
+    from docs_mcp.clients import docs_mcp_command, proxy_command, proxy_missing
+
     url = f"http://{settings.host}:{settings.port}/mcp"
-    proxy = shutil.which("mcp-proxy") or "mcp-proxy"
-    # At its default INFO level mcp-proxy logs every request's headers, auth headers included.
+    proxy, proxy_args = proxy_command(url)
+    command = shlex.join(docs_mcp_command())  # by absolute path: it may not be on PATH
     snippets = {
         "Clients that speak HTTP (generic mcpServers form; VS Code and others differ, see "
-        "`docs-mcp get guides/connecting-clients`)": {"mcpServers": {"docs": {"url": url}}},
+        f"`{command} get guides/connecting-clients`)": {"mcpServers": {"docs": {"url": url}}},
         "stdio-only clients, through mcp-proxy": {
-            "mcpServers": {
-                "docs": {
-                    "command": proxy,
-                    "args": ["--log-level", "WARNING", "--transport", "streamablehttp", url],
-                }
-            }
+            "mcpServers": {"docs": {"command": proxy, "args": proxy_args}}
         },
     }
     named = {name: versions for name, versions in collections.items() if versions}
@@ -190,10 +200,12 @@ def print_serving_banner(
     err.print(f"[bold]docs-mcp[/bold] serving {serving} on [cyan]{url}[/cyan]")
     err.print(f"health: http://{settings.host}:{settings.port}/health")
     for title, snippet in snippets.items():
-        err.print(f"\n{title}:")
+        err.print(f"\n{title}:", markup=False)
         err.print(json.dumps(snippet, indent=2), markup=False, highlight=False)
+    if missing := proxy_missing(proxy):
+        err.print(missing, markup=False)
     err.print(
-        f"\nFor one client's exact configuration: docs-mcp config CLIENT --transport http --url {url}",
+        f"\nFor one client's exact configuration: {command} config CLIENT --transport http --url {url}",
         markup=False,
     )
     err.print("\nPress Ctrl-C to stop.")

@@ -96,3 +96,31 @@ def test_mistakes_are_one_line_errors(args, message):
 def test_the_generated_stdio_snippet_launches_a_working_server(shared_db):
     entry = snippet("generic", "--db", shared_db)["mcpServers"]["docs"]
     run_all_tools(StdioServerParameters(command=entry["command"], args=entry["args"], env=dict(os.environ)))
+
+
+def test_without_mcp_proxy_the_snippet_still_names_an_absolute_command_and_the_note_says_what_to_install(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no mcp-proxy, uvx or pipx anywhere
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    result = runner.invoke(app, ["config", "generic", "--transport", "http", "--url", "http://h:8000/mcp"])
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["mcpServers"]["docs"]
+    expected = tmp_path / "home" / ".local" / "bin" / "mcp-proxy"
+    assert entry["command"] == str(expected) and Path(entry["command"]).is_absolute()
+    assert "mcp-proxy is not installed: install it with `pipx install mcp-proxy`" in result.stderr
+    assert f"which puts it at {expected}" in result.stderr
+    assert "uvx" not in result.stdout
+
+
+def test_an_installed_mcp_proxy_is_named_by_its_absolute_path(monkeypatch, tmp_path):
+    installed = tmp_path / "bin" / "mcp-proxy"
+    installed.parent.mkdir()
+    installed.write_text("#!/bin/sh\n", encoding="utf-8")
+    installed.chmod(0o755)
+    monkeypatch.setenv("PATH", str(installed.parent))
+    result = runner.invoke(
+        app, ["config", "claude-desktop", "--transport", "http", "--url", "http://h:8000/mcp"]
+    )
+    assert json.loads(result.stdout)["mcpServers"]["docs"]["command"] == str(installed)
+    assert "not installed" not in result.stderr

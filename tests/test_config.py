@@ -190,3 +190,20 @@ def test_the_token_and_the_unauthenticated_opt_out_come_from_the_environment():
 def test_the_token_never_appears_in_the_settings_repr():
     settings = Settings.from_env({"DOCS_MCP_TOKEN": "very-secret-value"})
     assert settings.token == "very-secret-value" and "very-secret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize("header", ["[docs-mcp]", "[tool.docs-mcp]"])
+def test_a_pyproject_table_header_in_docs_mcp_toml_names_its_line_and_where_it_belongs(tmp_path, header):
+    (tmp_path / "docs-mcp.toml").write_text(f"# settings\n{header}\nport = 9000\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        Settings.load(cwd=tmp_path)
+    message = str(raised.value)
+    assert f"{tmp_path / 'docs-mcp.toml'}:2: a [" in message and ":0:" not in message
+    assert "write the keys at the top level, without a header" in message
+    assert "[tool.docs-mcp] is the form for pyproject.toml only" in message
+
+
+def test_an_unknown_table_names_the_line_of_its_header(tmp_path):
+    (tmp_path / "docs-mcp.toml").write_text('db = "x"\n\n[server]\nport = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"docs-mcp\.toml:3: unknown key 'server'"):
+        Settings.load(cwd=tmp_path)

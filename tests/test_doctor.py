@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from docs_mcp.cli import app
+from tests.conftest import SAMPLE_CORPUS
+from tests.test_transports import running_http_server
 
 runner = CliRunner()
 
@@ -75,7 +77,7 @@ def test_a_port_already_in_use_is_reported_for_http(shared_db):
         port = str(busy.getsockname()[1])
         result = doctor("--db", shared_db, "--transport", "http", "--port", port)
     assert result.exit_code == 1 and f"FAIL port: cannot listen on 127.0.0.1:{port}" in result.output
-    assert "--port" in result.output
+    assert "no docs-mcp server answers there" in result.output and "--port" in result.output
 
 
 def test_a_free_port_passes(shared_db, free_port):
@@ -99,3 +101,33 @@ def test_an_index_folder_without_write_permission_is_reported(tmp_path):
     finally:
         locked.chmod(0o700)
     assert folder["status"] == "fail" and "not writable" in folder["detail"]
+
+
+def test_with_no_corpus_set_the_corpus_check_says_which_docs_the_index_holds(shared_db):
+    corpus = checks("--db", shared_db)["corpus"]
+    assert (
+        corpus["status"] == "ok"
+        and f"the index holds the docs of {SAMPLE_CORPUS.resolve()}" in corpus["detail"]
+    )
+    assert "docs-mcp's own docs" not in corpus["detail"]
+
+
+def test_a_configured_corpus_other_than_the_indexs_is_a_failure_saying_index_would_refuse_it(
+    shared_db, corpus
+):
+    check = checks("--db", shared_db, DOCS_MCP_CORPUS=str(corpus))["corpus"]
+    assert check["status"] == "fail" and f"holds the docs of {SAMPLE_CORPUS.resolve()}" in check["detail"]
+    assert "--replace" in check["fix"]
+
+
+def test_a_port_held_by_a_running_docs_mcp_server_is_that_server_not_a_failure(
+    shared_db, tmp_path, free_port
+):
+    log = tmp_path / "server.log"
+    with running_http_server(shared_db, free_port, dict(os.environ), log):
+        port = checks("--db", shared_db, "--transport", "http", "--port", str(free_port))["port"]
+    assert port["status"] == "ok", port
+    assert (
+        f"127.0.0.1:{free_port} is in use by a running docs-mcp server (index version 1, 9 docs)"
+        in port["detail"]
+    )

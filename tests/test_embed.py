@@ -3,14 +3,21 @@
 import dataclasses
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from docs_mcp.embed import MINILM_INT8, FastEmbedder, assemble_model_dir
 from docs_mcp.errors import ModelError
+
+DOCS_MCP = str(Path(sys.executable).parent / "docs-mcp")
 
 
 def test_the_model_window_is_256_tokens_and_vectors_are_normalised(embedder):
@@ -60,6 +67,76 @@ def test_a_missing_model_package_is_a_clear_error(tmp_path):
 def test_an_unknown_model_name_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="unknown embedding model 'no/such-model'"):
         FastEmbedder("no/such-model", tmp_path)
+    with pytest.raises(ModelError, match=r"Did you mean 'BAAI/bge-small-en-v1\.5'"):
+        FastEmbedder("BAAI/bge-smal-en-v1.5", tmp_path)
+
+
+@pytest.fixture
+def silent_hub() -> Iterator[SimpleNamespace]:
+    """A model hub that accepts connections and never answers: what a firewall that drops packets,
+    or a dead proxy, looks like. It counts the connections it was asked for."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{listener.getsockname()[1]}", accepted=accepted)
+    stop.set()
+    thread.join(timeout=5)
+    for connection in accepted:
+        connection.close()
+    listener.close()
+
+
+def offline_env(hub: SimpleNamespace) -> dict[str, str]:
+    """The user's environment on a machine whose only route to the model hub is the silent one."""
+    env = {name: value for name, value in os.environ.items() if name != "HF_HUB_OFFLINE"}
+    return {**env, "HF_ENDPOINT": hub.url}
+
+
+@pytest.mark.slow
+def test_a_catalogue_model_with_no_route_to_the_hub_fails_in_seconds_saying_why(silent_hub, corpus, tmp_path):
+    """fastembed alone retried for ~40 s, then called the model unknown."""
+    db = tmp_path / "db"
+    result = subprocess.run(
+        [DOCS_MCP, "index", str(corpus), "--db", str(db), "--model", "BAAI/bge-small-en-v1.5"],
+        capture_output=True,
+        text=True,
+        timeout=15,  # the issue's bound; the hub is asked for at most HUB_PROBE_SECONDS
+        env=offline_env(silent_hub),
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    message = result.stderr
+    assert "is in fastembed's catalogue but not in the cache" in message
+    assert "did not answer within 5 s" in message and "unknown embedding model" not in message
+    assert "DOCS_MCP_CACHE_DIR" in message and "'all-MiniLM-L6-v2-int8'" in message
+    assert silent_hub.accepted and not db.exists()
+
+
+@pytest.mark.slow
+def test_serving_an_index_of_another_model_fails_before_any_download(silent_hub, shared_db):
+    result = subprocess.run(
+        [DOCS_MCP, "serve", "--db", shared_db, "--model", "BAAI/bge-small-en-v1.5"],
+        capture_output=True,
+        text=True,
+        timeout=15,
+        env=offline_env(silent_hub),
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "was built with model 'all-MiniLM-L6-v2-int8', not 'BAAI/bge-small-en-v1.5'" in result.stderr
+    assert not silent_hub.accepted  # the hub was never asked
 
 
 @pytest.mark.slow

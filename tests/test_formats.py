@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mcp import Client
 from typer.testing import CliRunner
 
-from docs_mcp.cli import app
+from docs_mcp.cli import EXIT_SKIPPED_FILES, app
 from docs_mcp.corpus import Skipped, corpus_fingerprint, walk_corpus
 from docs_mcp.errors import SourceFormatError
 from docs_mcp.formats import (
@@ -353,13 +353,13 @@ def test_a_malformed_notebook_and_a_colliding_id_are_reported_and_the_rest_is_in
     ]
 
 
-def test_index_exits_2_naming_a_malformed_notebook_and_doctor_counts_pages_by_suffix(tmp_path, shared_db):
+def test_a_malformed_notebook_is_skipped_with_exit_3_and_doctor_counts_pages_by_suffix(tmp_path, shared_db):
     corpus = tmp_path / "docs"
     shutil.copytree(FORMATS_CORPUS, corpus)
     (corpus / "broken.ipynb").write_text("not json", encoding="utf-8")
     runner = CliRunner()
     result = runner.invoke(app, ["index", str(corpus), "--db", str(tmp_path / "db")])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.exit_code == EXIT_SKIPPED_FILES and "Traceback" not in result.output
     assert "skipped broken.ipynb: not a valid notebook: JSON error at line 1 column 1" in result.stderr
 
     doctor = runner.invoke(app, ["doctor", "--db", shared_db, "--json"], env={"DOCS_MCP_CORPUS": str(corpus)})

@@ -3,6 +3,13 @@
 Measured when written (38 questions, hybrid): hit@5 1.00, MRR@10 0.84. The floors
 sit below that by a margin, so that normal edits to the docs pass and a real
 regression in parsing, chunking, embedding or ranking fails.
+
+Ten more are questions a newcomer asked in their first hour (`"asked_by": "newcomer"`), two of
+them the issue's own: "the assistant does not see my docs" once ranked the quickstart's link list
+first, and "serve docs for v1 and v2 of my sdk" a troubleshooting entry. With the docs fixed (not
+the ranking): 9 of 10 first, all 10 in the top 3; all 48 questions hit@5 1.00, MRR@10 0.90, and the
+first 38 as before (hit@1 0.82, MRR@10 0.89). A newcomer who gets the wrong page first rarely
+asks twice, so the group has floors of its own, and those two must come first.
 """
 
 import json
@@ -11,15 +18,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from docs_mcp.cli import app
 from docs_mcp.config import bundled_corpus
 from docs_mcp.evaluation import evaluate, load_labels
 from docs_mcp.indexer import index_corpus
-from docs_mcp.search import DocsService
+from docs_mcp.search import WEAK_MATCH_NOTE, DocsService
 from docs_mcp.store import IndexStore
 from tests.conftest import MODEL
 
 QUESTIONS = bundled_corpus().parent / "tests" / "data" / "corpus-questions.jsonl"
+runner = CliRunner()
 HIT_AT_5_FLOOR = 0.90
 MRR_AT_10_FLOOR = 0.70
 
@@ -34,11 +44,19 @@ def corpus_index(tmp_path_factory, embedder):
     return store
 
 
+NEWCOMER_HIT_AT_1_FLOOR = 0.70
+NEWCOMER_FIRST = ("the assistant does not see my docs", "serve docs for v1 and v2 of my sdk")
+
+
 @pytest.fixture(scope="module")
-def report(corpus_index, embedder):
+def evaluated(corpus_index, embedder):
     service = DocsService(corpus_index, lambda: embedder, model=MODEL)
-    metrics, _ = evaluate(service, load_labels(QUESTIONS), ["hybrid"])
-    return metrics["modes"]["hybrid"]
+    return evaluate(service, load_labels(QUESTIONS, "asked_by"), ["hybrid"])
+
+
+@pytest.fixture(scope="module")
+def report(evaluated):
+    return evaluated[0]["modes"]["hybrid"]
 
 
 def test_there_are_at_least_30_questions_and_every_label_names_a_real_page():
@@ -57,6 +75,16 @@ def test_search_finds_the_answering_page_in_the_top_5(report):
 @pytest.mark.slow
 def test_the_answering_page_ranks_near_the_top(report):
     assert report["mrr@10"]["mean"] >= MRR_AT_10_FLOOR, json.dumps(report, indent=1)
+
+
+@pytest.mark.slow
+def test_a_newcomer_finds_the_answering_page_first_or_nearly(report, evaluated):
+    newcomer = report["groups"]["asked_by=newcomer"]
+    assert newcomer["queries"] >= 10
+    assert newcomer["hit@1"]["mean"] >= NEWCOMER_HIT_AT_1_FLOOR, json.dumps(newcomer, indent=1)
+    assert newcomer["hit@5"]["mean"] == 1.0, json.dumps(newcomer, indent=1)
+    ranks = {outcome.query: outcome.rank for outcome in evaluated[1]["hybrid"]}
+    assert [ranks[query] for query in NEWCOMER_FIRST] == [1, 1]
 
 
 @pytest.mark.slow
@@ -84,3 +112,32 @@ def test_the_ranking_levers_script_starts_from_exactly_the_served_ranking(corpus
     assert same["metrics"]["mrr@10"] == report["mrr@10"]
     assert same["mrr_vs_served"]["mean"] == 0.0
     assert len(levers) >= 6
+
+
+OFF_TOPIC = bundled_corpus().parent / "tests" / "data" / "off-topic-questions.jsonl"
+# Measured when written (scripts/offtopic_threshold.py): 45 of the 60 off-topic questions got the
+# note on these docs, and none of the labelled ones.
+OFF_TOPIC_CAUGHT_FLOOR = 36
+
+
+@pytest.mark.slow
+def test_nothing_matches_well_is_said_for_off_topic_questions_and_never_for_real_ones(corpus_index, embedder):
+    service = DocsService(corpus_index, lambda: embedder, model=MODEL)
+    labelled = [label.query for label in load_labels(QUESTIONS)]
+    noted = [query for query in labelled if service.search(query).note]
+    assert noted == []
+    off_topic = [json.loads(line)["query"] for line in OFF_TOPIC.read_text(encoding="utf-8").splitlines()]
+    results = [service.search(query) for query in off_topic]
+    caught = [result for result in results if result.note == WEAK_MATCH_NOTE]
+    assert len(off_topic) == 60 and len(caught) >= OFF_TOPIC_CAUGHT_FLOOR, len(caught)
+    assert all(result.hits for result in caught)  # the nearest pages are still there, flagged
+
+
+@pytest.mark.slow
+def test_the_note_reaches_the_terminal_and_ask(corpus_index):
+    searched = runner.invoke(app, ["search", "how long should I boil an egg", "--db", corpus_index.uri])
+    assert searched.exit_code == 0 and "nothing in these docs matches this query well" in searched.output
+    asked = runner.invoke(app, ["ask", "how long should I boil an egg?", "--db", corpus_index.uri, "--json"])
+    assert "nothing in these docs matches this query well" in json.loads(asked.stdout)["note"]
+    on_topic = runner.invoke(app, ["search", "connect Claude Desktop", "--db", corpus_index.uri])
+    assert "matches this query well" not in on_topic.output

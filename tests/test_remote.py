@@ -22,7 +22,7 @@ import pytest
 from mcp import Client
 from typer.testing import CliRunner
 
-from docs_mcp.cli import app
+from docs_mcp.cli import EXIT_SKIPPED_FILES, app
 from docs_mcp.errors import RemoteError
 from docs_mcp.remote import (
     RETRY_AFTER_CAP_SECONDS,
@@ -318,7 +318,9 @@ def test_a_sitemap_index_is_followed_and_html_pages_fall_back_to_their_markdown(
     site.put("/about", "<html><body>About us</body></html>", "text/html")
 
     result = index(db, f"{site.url}/sitemap.xml")
-    assert result.exit_code == 2, result.output  # /about has no Markdown: reported, the rest indexed
+    assert result.exit_code == EXIT_SKIPPED_FILES, (
+        result.output
+    )  # /about has no Markdown: reported, the rest indexed
     report = as_json(result)
     assert report["remote"]["listed"] == 3 and report["added"] == 2
     [failed] = report["remote"]["failed"]
@@ -336,14 +338,14 @@ def test_a_page_over_the_size_limit_is_refused_while_streaming(site, db):
     site.put("/llms.txt", llms_txt(site, ["docs/install.md", "docs/huge.md"]))
 
     result = index(db, f"{site.url}/llms.txt", **MAX_4000)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
     report = as_json(result)
     assert report["remote"]["failed"] == [
         {"url": f"{site.url}/docs/huge.md", "reason": "larger than the limit of 4,000 bytes"}
     ]
     assert report["added"] == 1
     human = runner.invoke(app, ["index", f"{site.url}/llms.txt", "--db", db], env=MAX_4000)
-    assert human.exit_code == 2
+    assert human.exit_code == EXIT_SKIPPED_FILES
     assert f"failed {site.url}/docs/huge.md: larger than the limit of 4,000 bytes" in human.stderr
     assert "2 pages listed, 0 downloaded, 1 unchanged, 0 removed, 1 failed" in human.stdout
 
@@ -353,7 +355,7 @@ def test_a_slow_page_times_out_and_the_others_are_indexed(site, db):
     result = index(
         db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_TIMEOUT_SECONDS="0.5", DOCS_MCP_REMOTE_RETRIES="0"
     )
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
     report = as_json(result)
     assert [(f["url"], f["reason"]) for f in report["remote"]["failed"]] == [
         (f"{site.url}/docs/weather.md", "no complete answer within 0.5 s")
@@ -374,7 +376,7 @@ def test_downloads_run_in_parallel_up_to_the_concurrency_limit(site, db):
 
 def test_a_listing_longer_than_the_page_limit_is_cut_and_reported(site, db):
     result = index(db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_MAX_PAGES="2")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
     report = as_json(result)
     assert report["remote"]["listed"] == 2 and report["added"] == 2
     assert "lists more than 2 pages; only the first 2 were fetched" in report["remote"]["failed"][0]["reason"]
@@ -395,7 +397,7 @@ def test_a_page_that_keeps_failing_keeps_its_previous_copy(site, db):
     assert index(db, f"{site.url}/llms.txt").exit_code == 0
     site.fail_first["/docs/weather.md"] = [500, 500]
     result = index(db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_RETRIES="1")
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
     report = as_json(result)
     assert report["remote"]["failed"][0]["reason"] == "HTTP 500 after 2 attempts; kept the previous copy"
     assert report["removed"] == 0 and report["published"] is False

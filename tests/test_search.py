@@ -257,3 +257,38 @@ def test_a_large_index_is_searched_through_an_approximate_vector_index(
     service.refresh()
     assert service.snapshot().approximate
     assert service.search("split a queue into shards").hits[0].doc_id == "guides/sharding"
+
+
+def _rows(*pages, distance=None):
+    return [
+        {"id": f"{page}#@{n}", "doc_id": page, **({"_distance": distance} if distance is not None else {})}
+        for n, page in enumerate(pages)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("vector", "keyword", "weak"),
+    [
+        # far in meaning, and the two searches agree on no page: nothing matches well
+        (_rows("a", "b", "c", "d", distance=0.8), _rows("w", "x", "y", "z", "a"), True),
+        # far in meaning, but keyword search puts the same page first (a short identifier query)
+        (_rows("a", "b", "c", distance=0.85), _rows("b", "a", "x"), False),
+        # close in meaning: the searches may disagree
+        (_rows("a", "b", distance=0.4), _rows("x", "y"), False),
+        # nothing found by keywords at all, and far in meaning
+        (_rows("a", "b", distance=0.9), [], True),
+    ],
+)
+def test_nothing_matches_well_needs_a_far_nearest_chunk_and_two_searches_that_disagree(vector, keyword, weak):
+    from docs_mcp.ranking import RankedList
+    from docs_mcp.search import match_evidence
+
+    evidence = match_evidence([RankedList("vector", vector), RankedList("keyword", keyword)])
+    assert evidence is not None and evidence.weak is weak
+
+
+def test_no_evidence_without_vector_candidates():
+    from docs_mcp.ranking import RankedList
+    from docs_mcp.search import match_evidence
+
+    assert match_evidence([RankedList("keyword", _rows("a"))]) is None

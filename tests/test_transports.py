@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -397,6 +398,24 @@ def test_http_server_serves_on_the_given_port_and_exits_cleanly_on_sigterm(
     # uvicorn shuts down gracefully, then re-raises the signal, so "clean" is -SIGTERM (or 0).
     assert exit_code in (0, -signal.SIGTERM), f"exit code {exit_code} after SIGTERM:\n{tail(log)}"
     assert "Traceback" not in log.read_text(errors="replace"), tail(log)
+
+
+def test_the_serving_banner_never_wraps_a_url_or_a_command_and_names_commands_by_absolute_path(
+    shared_db: str, free_port: int, tmp_path: Path
+) -> None:
+    """Its stderr is not a terminal, so Rich assumed 80 columns and broke the long lines."""
+    log = tmp_path / "server.log"
+    with running_http_server(shared_db, free_port, dict(os.environ), log):
+        banner = log.read_text(errors="replace")
+    url = f"http://127.0.0.1:{free_port}/mcp"
+    lines = banner.splitlines()
+    assert any(
+        line.startswith("docs-mcp serving index version 1 (9 docs,") and line.endswith(url) for line in lines
+    )
+    hint = f"For one client's exact configuration: {DOCS_MCP} config CLIENT --transport http --url {url}"
+    assert hint in lines, banner
+    commands = [json.loads(f"{{{match}}}")["command"] for match in re.findall(r'"command": "[^"]*"', banner)]
+    assert commands and all(Path(command).is_absolute() for command in commands), banner
 
 
 # -- mcp-proxy: stdio-only clients in front of the HTTP server ------------------------------------
