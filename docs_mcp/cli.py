@@ -7,7 +7,6 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -154,14 +153,15 @@ def main(
     )
 
 
-@app.command(short_help="Build or update the index from a docs folder or a website.")
+@app.command(short_help="Build or update the index from a docs folder, a website or a git repository.")
 @_errors_to_exit_codes
 def index(
     path: Annotated[
         str | None,
         typer.Argument(
-            help="Folder of Markdown docs, or the http(s) URL of an llms.txt or sitemap.xml whose pages "
-            "are downloaded and indexed. [env: DOCS_MCP_CORPUS; default: docs-mcp's own docs]",
+            help="Folder of Markdown docs; the http(s) URL of an llms.txt or sitemap.xml whose pages "
+            "are downloaded and indexed; or a git repository: git+https://, git+ssh://, git+git:// or "
+            "git+file:// URL. [env: DOCS_MCP_CORPUS; default: docs-mcp's own docs]",
             show_default=False,
         ),
     ] = None,
@@ -178,12 +178,38 @@ def index(
         str | None,
         typer.Option(
             "--collection",
-            help="Index into this named collection (its own tables in the same index), not the default one.",
+            help="Index into this named collection (its own tables in the same index), not the default "
+            "one. [default for a git repository: its name]",
         ),
     ] = None,
     doc_version: Annotated[
         str | None,
-        typer.Option("--version", help="The version of the collection these docs are. [default: latest]"),
+        typer.Option(
+            "--version",
+            help="The version of the collection these docs are. [default: latest; for a git repository: "
+            "the branch or tag name]",
+        ),
+    ] = None,
+    ref: Annotated[
+        str | None,
+        typer.Option("--ref", help="Git: the branch, tag or commit to index. [default: the default branch]"),
+    ] = None,
+    refs: Annotated[
+        str | None,
+        typer.Option(
+            "--refs",
+            help="Git: index every tag matching this glob (quote it: 'v*') as its own version, newest first.",
+        ),
+    ] = None,
+    max_versions: Annotated[
+        int | None,
+        typer.Option(
+            "--max-versions", min=1, help="Git with --refs: only the newest this many tags. [default: 5]"
+        ),
+    ] = None,
+    repo_path: Annotated[
+        str | None,
+        typer.Option("--path", help="Git: only this folder of the repository is fetched and indexed."),
     ] = None,
     json_output: JsonOption = False,
     watch: Annotated[
@@ -196,74 +222,132 @@ def index(
     ] = False,
     replace: ReplaceOption = False,
 ) -> None:
-    """Index (or re-index) a folder of Markdown files, or the pages an llms.txt, sitemap or URL list
-    links to; only changed files are embedded again (and only changed pages downloaded again)."""
-    from docs_mcp.collection import index_scope
-    from docs_mcp.embed import FastEmbedder
+    """Index (or re-index) a folder of Markdown files, the pages an llms.txt, sitemap or URL list
+    links to, or a git repository at one or more refs; only changed files are embedded again (and
+    only changed pages downloaded, only moved refs fetched)."""
+    from docs_mcp.sources import FolderSource, SourceSpec, open_source
 
-    scope = index_scope(collection, doc_version)  # a bad name fails before the model loads
+    spec = SourceSpec(
+        location=path,
+        urls_file=urls,
+        collection=collection,
+        version=doc_version,
+        ref=ref,
+        refs=refs,
+        max_versions=max_versions,
+        path=repo_path,
+    )
+    if watch and spec.kind != "folder":
+        raise ConfigError(
+            "--watch works on a local folder only; to follow a website or a git repository, run the same "
+            "docs-mcp index command again (for example from cron, or `docs-mcp sync`): only what changed "
+            "is downloaded and embedded"
+        )
+    settings = _settings(corpus=path if spec.kind == "folder" else None, db=db, model=model)
+    source = open_source(spec, settings)  # bad names and URLs fail before the model loads
 
-    source = None
-    if urls is not None or (path is not None and "://" in path):
-        from docs_mcp.remote import remote_source  # httpx is imported only for a remote source
+    from docs_mcp.store import IndexStore
+    from docs_mcp.sync import ModelLoader, index_source
+    from docs_mcp.terminal import IndexProgress, print_source_run
 
-        if urls is not None and path is not None:
-            raise ConfigError("pass either a folder or URL, or --urls FILE, not both")
-        if watch:
-            raise ConfigError(
-                "--watch works on a local folder only; to follow a remote source, run the same "
-                "docs-mcp index command again (for example from cron): only changed pages are downloaded"
-            )
-        source = remote_source(path, urls)
-    settings = _settings(corpus=None if source else path, db=db, model=model)
-    remote_sync = None
-    with contextlib.ExitStack() as stack:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-mcp-model") as loader:
-            # The model loads while LanceDB is imported (and pages download): a re-index is
-            # mostly start-up time.
-            loading = loader.submit(
-                FastEmbedder,
-                settings.model,
-                settings.cache_dir,
-                threads=settings.embedding_threads_for_indexing,
-            )
-            if source is not None:
-                remote_sync, corpus = _sync_remote(source, settings, stack)
-            else:
-                corpus = settings.corpus
-            from docs_mcp.indexer import index_corpus
-            from docs_mcp.store import IndexStore
-            from docs_mcp.terminal import IndexProgress, print_index_report, print_sync_report
-
-            store = IndexStore.from_settings(settings).scoped(scope)
-            embedder = loading.result()
-        if remote_sync is not None and not json_output:
-            print_sync_report(remote_sync)
+    model_loader = ModelLoader(settings)
+    if source.kind != "git":
+        # The model loads while LanceDB is imported (and pages download): a re-index is mostly
+        # start-up time. A git source loads it only when a ref moved: an unmoved one embeds nothing.
+        model_loader.start()
+    try:
+        store = IndexStore.from_settings(settings)
         with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
-            label = source.key if source is not None else None  # a site is known by its URL
-            report = index_corpus(corpus, store, embedder, progress, source=label, replace=replace)
+            run = index_source(source, store, model_loader, settings.model, progress, replace=replace)
+    finally:
+        model_loader.wait()
+    if run.failed and not run.reports:
+        raise DocsMcpError(run.failure_message())
     if json_output:
-        result = report.as_dict()
-        if remote_sync is not None:
-            result["remote"] = remote_sync.as_dict()
-        _print_json(result)
+        if source.kind == "git":
+            _print_json(run.as_dict())
+        else:
+            result = run.reports[0].as_dict() if run.reports else {}
+            if run.fetched:
+                result["remote"] = run.fetched[0].as_dict()
+            _print_json(result)
     else:
-        print_index_report(report)
+        print_source_run(run)
+    if run.failed:
+        raise DocsMcpError(run.failure_message())
     if watch:
-        _watch(settings.corpus, store, embedder, json_output)
+        assert isinstance(source, FolderSource)
+        _watch(source.root, store.scoped(source.scope), model_loader(), json_output)
         return
-    if report.skipped or (remote_sync is not None and remote_sync.failed):
+    if run.incomplete:
         # The index was published without them: a script should notice, a person has the list above.
         raise typer.Exit(code=EXIT_SKIPPED_FILES)
 
 
-def _sync_remote(source: Any, settings: Settings, stack: contextlib.ExitStack) -> tuple[Any, Path]:
-    """Bring the source's local mirror up to date, and hold its lock until indexing is done."""
-    from docs_mcp.remote import RemoteLimits, mirror_dir, mirror_lock, pages_dir, sync_mirror
+@app.command(short_help="Bring every source listed in the configuration up to date.")
+@_errors_to_exit_codes
+def sync(
+    db: DbOption = None,
+    model: ModelOption = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Say what each source would do, without fetching content or writing."),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Index every source of the configuration ([[sources]] in docs-mcp.toml, [[tool.docs-mcp.sources]]
+    in pyproject.toml): folders, websites and git repositories, each into its collection and versions;
+    only what changed is fetched and embedded. A source that fails does not stop the others: they
+    are published, and the command exits 1 naming the one that failed."""
+    from docs_mcp.config import find_config
+    from docs_mcp.sources.spec import configured_sources
 
-    mirror = mirror_dir(settings.cache_dir, source)
-    stack.enter_context(mirror_lock(mirror))
-    return sync_mirror(source, mirror, RemoteLimits.from_settings(settings)), pages_dir(mirror)
+    config = find_config(_global_options.get("config"))
+    specs = configured_sources(config)
+    if not specs:
+        where = str(config) if config is not None else "no configuration file was found"
+        raise ConfigError(
+            f"no sources to sync ({where}); list them in docs-mcp.toml, one table each: "
+            '[[sources]] source = "docs" collection = "handbook", or source = '
+            '"git+https://host/org/repo.git" refs = "v*"'
+        )
+    settings = _settings(db=db, model=model)
+
+    from docs_mcp.store import IndexStore
+    from docs_mcp.sync import ModelLoader, plan_sources, sync_sources
+    from docs_mcp.terminal import IndexProgress, print_sync_summary
+
+    store = IndexStore.from_settings(settings)
+    if dry_run:
+        plans = plan_sources(specs, settings, store)
+        if json_output:
+            _print_json([{"source": label, "plan": lines} for label, lines in plans])
+        else:
+            for label, lines in plans:
+                typer.echo(label)
+                for line in lines:
+                    typer.echo(f"  {line}")
+        return
+    model_loader = ModelLoader(settings)
+    try:
+        with IndexProgress(enabled=not json_output and sys.stderr.isatty()) as progress:
+            runs = sync_sources(specs, settings, store, model_loader, progress)
+    finally:
+        model_loader.wait()
+    if json_output:
+        _print_json([run.as_dict() for run in runs])
+    else:
+        print_sync_summary(runs)
+    failed = [run for run in runs if run.failed]
+    if failed:
+        names = ", ".join(run.source for run in failed)
+        typer.echo(
+            f"error: {len(failed)} of {len(runs)} sources failed: {names}; the others were published",
+            err=True,
+        )
+        raise typer.Exit(code=EXIT_ERROR)
+    if any(run.incomplete for run in runs):
+        raise typer.Exit(code=EXIT_SKIPPED_FILES)
 
 
 def _watch(corpus: Path, store: Any, embedder: Any, json_output: bool) -> None:

@@ -36,6 +36,7 @@ ENV_PREFIX = "DOCS_MCP_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 CONFIG_FILE_NAME = "docs-mcp.toml"
 PYPROJECT_TABLE = "docs-mcp"  # [tool.docs-mcp]
+SOURCES_KEY = "sources"  # [[sources]]: what `docs-mcp sync` indexes, read by docs_mcp/sources/spec.py
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
 DEFAULT_HOST = "127.0.0.1"
@@ -55,6 +56,10 @@ DEFAULT_REMOTE_CONCURRENCY = 4
 DEFAULT_REMOTE_RETRIES = 3
 DEFAULT_REMOTE_MAX_REDIRECTS = 5
 DEFAULT_BODY_CACHE_MB = 32
+# Bounds on `docs-mcp index git+URL` (sources/git.py): each git command's time, and the disk a
+# repository's cache (objects and checkout of the doc files) may take.
+DEFAULT_GIT_TIMEOUT_SECONDS = 300.0
+DEFAULT_GIT_MAX_BYTES = 1024 * 1024 * 1024
 # How long a server keeps a named collection version open with no call naming it: each open
 # version holds its vectors and rows in memory, and reopening one costs ~50 ms.
 DEFAULT_IDLE_VERSION_SECONDS = 600.0
@@ -129,6 +134,9 @@ class Settings:
     remote_max_redirects: int = DEFAULT_REMOTE_MAX_REDIRECTS
     # Hosts pages may come from besides the listing's own host ("*.example.com" allowed).
     remote_allowed_hosts: tuple[str, ...] = ()
+    # Git sources (`docs-mcp index git+URL`, see corpus/guides/git-sources.md).
+    git_timeout_seconds: float = DEFAULT_GIT_TIMEOUT_SECONDS
+    git_max_bytes: int = DEFAULT_GIT_MAX_BYTES
 
     def __post_init__(self) -> None:
         for name, check in _CHECKS.items():
@@ -239,6 +247,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "remote_concurrency": _at_least(1, 64),
     "remote_retries": _at_least(0, 10),
     "remote_max_redirects": _at_least(0, 20),
+    "git_timeout_seconds": _at_least(0.001),
+    "git_max_bytes": _at_least(1),
 }
 
 
@@ -293,12 +303,12 @@ def find_config(
     if (folder / CONFIG_FILE_NAME).is_file():
         return ConfigSource((folder / CONFIG_FILE_NAME).resolve())
     pyproject = folder / "pyproject.toml"
-    if pyproject.is_file() and PYPROJECT_TABLE in _parse_toml(pyproject).get("tool", {}):
+    if pyproject.is_file() and PYPROJECT_TABLE in parse_toml(pyproject).get("tool", {}):
         return ConfigSource(pyproject.resolve(), PYPROJECT_TABLE)
     return None
 
 
-def _parse_toml(path: Path) -> dict[str, Any]:
+def parse_toml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -324,7 +334,7 @@ def read_config(source: ConfigSource) -> dict[str, Any]:
     """The settings a configuration file sets, checked against the fields of Settings.
 
     Relative paths in the file are relative to the file's folder, not the working directory."""
-    data = _parse_toml(source.path)
+    data = parse_toml(source.path)
     if source.table is not None:
         table = data.get("tool", {}).get(source.table, {})
         if not isinstance(table, dict):
@@ -335,6 +345,8 @@ def read_config(source: ConfigSource) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for raw_key, value in data.items():
         key = raw_key.replace("-", "_")
+        if key == SOURCES_KEY:
+            continue  # not a setting: the sources `docs-mcp sync` indexes (docs_mcp/sources/spec.py)
         where = f"{source.path}:{_line_of(text, raw_key)}"
         if key not in kinds and isinstance(value, dict) and key in ("docs-mcp", "docs_mcp", "tool"):
             raise ConfigError(

@@ -6,6 +6,7 @@
     │   └── SourceFormatError    one source file cannot be converted (a malformed notebook);
     │                            the indexer reports that file as skipped and goes on
     ├── RemoteError              a remote listing cannot be fetched or read (nothing changed)
+    │   └── GitSourceError       a git repository cannot be listed, fetched or checked out
     ├── ModelError               the embedding model is missing, corrupt or unreachable
     ├── IndexStateError          the index cannot be used as it is
     │   ├── IndexNotFoundError   nothing has been published yet
@@ -36,6 +37,10 @@ class CorpusError(DocsMcpError):
 
 
 class RemoteError(DocsMcpError):
+    pass
+
+
+class GitSourceError(RemoteError):
     pass
 
 

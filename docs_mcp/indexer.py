@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -44,6 +44,7 @@ class IndexReport:
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     index_version: int | None = None
+    origin: dict[str, str] = field(default_factory=dict)  # where a git source's docs came from
     published: bool = False
     rebuilt: bool = False
     seconds: float = 0.0
@@ -63,6 +64,7 @@ class IndexReport:
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": self.warnings,
             "index_version": self.index_version,
+            **({"origin": self.origin} if self.origin else {}),
             "published": self.published,
             "rebuilt": self.rebuilt,
             "seconds": round(self.seconds, 2),
@@ -98,18 +100,26 @@ def index_corpus(
     clock: Callable[[], float] = time.perf_counter,
     source: str | None = None,
     replace: bool = False,
+    origin: Mapping[str, str] | None = None,
 ) -> IndexReport:
     """Index `root` into `store`: embed what changed, publish, report.
 
     `source` names where the docs come from (default: the folder's absolute path; a remote
     source's URL). An index built from another source is replaced only with `replace`: the
     demo (docs-mcp's own docs) never takes a user's index, and a mistyped path or a config file
-    picked up from the wrong folder never empties one."""
+    picked up from the wrong folder never empties one. `origin` is what readers may cite about
+    the source (a git source's repository, ref, commit and path): published with the version,
+    and a new origin is published even when no file changed (a commit that touched no doc)."""
     started = clock()
     source = source or str(root.resolve())
+    recorded_origin = json.dumps(dict(origin), sort_keys=True) if origin else ""
     progress = progress or _NoProgress()
     report = IndexReport(
-        corpus=str(root), db=store.uri, collection=store.scope.collection, version=store.scope.version
+        corpus=str(root),
+        db=store.uri,
+        collection=store.scope.collection,
+        version=store.scope.version,
+        origin=dict(origin or {}),
     )
     sources: dict[str, SourceFile] = {}
     for item in walk_corpus(root):
@@ -131,7 +141,7 @@ def index_corpus(
             f"no Markdown files ({', '.join(SOURCE_SUFFIXES)}) found under {root}; nothing was indexed"
         )
 
-    with store.writer(embedder.name, embedder.dim, source) as writer:
+    with store.writer(embedder.name, embedder.dim, source, recorded_origin) as writer:
         previous_source = writer.previous.corpus if writer.previous else ""
         moved = previous_source not in ("", source)
         if moved:
@@ -154,7 +164,8 @@ def index_corpus(
             else:
                 report.unchanged += 1
         to_embed = report.added + report.changed
-        if not to_embed and not report.removed and not moved:
+        new_origin = recorded_origin != (writer.previous.origin if writer.previous else "")
+        if not to_embed and not report.removed and not moved and not new_origin:
             report.index_version = writer.previous.seq if writer.previous else None
             report.seconds = clock() - started
             return report

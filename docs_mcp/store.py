@@ -182,6 +182,7 @@ def publications_schema() -> pa.Schema:
             ("code_version", pa.int64()),
             ("code", pa.int64()),
             ("corpus", pa.string()),
+            ("origin", pa.string()),
         ]
     )
 
@@ -200,6 +201,9 @@ class Publication:
     code_version: int = 0
     code: int = 0  # code examples in the code table
     corpus: str = ""  # where the docs came from: a folder's absolute path or a site's URL
+    # What a reader may cite about that source, as JSON (a git source: repository, ref, commit,
+    # path); "" for folders and sites. Written by the indexer, read by sources/ and search.
+    origin: str = ""
 
     @property
     def tag(self) -> str:
@@ -431,6 +435,7 @@ class IndexStore:
         row.setdefault("code_version", 0)  # ... and before the code table existed (format 2)
         row.setdefault("code", 0)
         row["corpus"] = row.get("corpus") or ""  # ... and before the corpus was recorded
+        row["origin"] = row.get("origin") or ""  # ... and its origin
         return Publication(**{k: row[k] for k in Publication.__dataclass_fields__})
 
     def open_snapshot(self, expected_model: str | None = None, load_vectors: bool = True) -> Snapshot:
@@ -483,9 +488,9 @@ class IndexStore:
         return snapshot
 
     @contextlib.contextmanager
-    def writer(self, model: str, dim: int, corpus: str = "") -> Iterator[IndexWriter]:
+    def writer(self, model: str, dim: int, corpus: str = "", origin: str = "") -> Iterator[IndexWriter]:
         with _exclusive_lock(self.uri):
-            yield IndexWriter(self, model, dim, corpus)
+            yield IndexWriter(self, model, dim, corpus, origin)
 
 
 class Snapshot:
@@ -743,12 +748,13 @@ class Snapshot:
 class IndexWriter:
     """Applies one indexing run's changes and publishes them, or leaves nothing behind."""
 
-    def __init__(self, store: IndexStore, model: str, dim: int, corpus: str = "") -> None:
+    def __init__(self, store: IndexStore, model: str, dim: int, corpus: str = "", origin: str = "") -> None:
         self._store = store
         self._db = store._db
         self.model = model
         self.dim = dim
         self.corpus = corpus
+        self.origin = origin
         self.previous = store.latest_publication()
         self.rebuild = (
             self.previous is None
@@ -853,6 +859,7 @@ class IndexWriter:
             code_version=self._code.version,
             code=code_count,
             corpus=self.corpus,
+            origin=self.origin,
         )
         self._refuse_if_another_writer_moved()
         self._docs.tags.create(publication.tag, publication.docs_version)

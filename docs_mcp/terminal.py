@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the indexer and doctor are imported by the commands that us
     from docs_mcp.doctor import Check
     from docs_mcp.indexer import IndexReport
     from docs_mcp.remote import SyncReport  # imports httpx: only a remote index needs it
+    from docs_mcp.sync import SourceRun
 
 # soft_wrap: Rich never breaks a line of ours (a URL, a path, a command to copy) at the console's
 # width, which is 80 columns whenever the output is not a terminal. Tables still fit the width.
@@ -72,6 +73,9 @@ def print_index_report(report: IndexReport) -> None:
     rows = [("corpus", report.corpus), ("index", report.db)]
     if report.version is not None:
         rows.append(("collection", f"{report.collection}, version {report.version}"))
+    if report.origin:
+        origin = report.origin
+        rows.append(("commit", f"{origin.get('commit', '')} ({origin.get('ref_kind')} {origin.get('ref')})"))
     rows += [
         (
             "docs",
@@ -99,6 +103,67 @@ def print_index_report(report: IndexReport) -> None:
         err.print(f"skipped {skipped.path}: {skipped.reason}")
     for warning in report.warnings:
         err.print(f"warning: {warning}")
+
+
+def print_source_run(run: SourceRun) -> None:
+    """What `docs-mcp index` did: what was fetched, then each version's report."""
+    for fetched in run.fetched:
+        print_sync_report(fetched)
+    for number, report in enumerate(run.reports):
+        if number:
+            out.print()
+        print_index_report(report)
+    for note in run.notes:
+        err.print(f"note: {note}", soft_wrap=True, markup=False)
+
+
+def print_sync_summary(runs: list[SourceRun]) -> None:
+    """One row per source: what `docs-mcp sync` changed, and which sources failed."""
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for name in ("source", "versions", "added", "changed", "removed", "unchanged", "seconds", "result"):
+        numeric = name not in ("source", "versions", "result")
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    for run in runs:
+        totals = run.totals()
+        versions = ", ".join(
+            f"{r.collection} {r.version}" if r.version is not None else r.collection for r in run.reports
+        )
+        if run.error is not None:
+            result = "failed"
+        elif run.failures:
+            result = f"{len(run.failures)} version(s) failed"
+        elif any(r.published for r in run.reports):
+            result = "published"
+        else:
+            result = "up to date"
+        if run.incomplete and run.error is None:
+            result += ", some files skipped"
+        table.add_row(
+            escape(run.source),
+            escape(versions or "-"),
+            str(totals["added"]),
+            str(totals["changed"]),
+            str(totals["removed"]),
+            str(totals["unchanged"]),
+            f"{run.seconds:.1f}",
+            result,
+        )
+    out.print(table, soft_wrap=True)
+    for run in runs:
+        for fetched in run.fetched:
+            for failed in fetched.failed:
+                err.print(
+                    f"{run.source}: failed {failed.path}: {failed.reason}", soft_wrap=True, markup=False
+                )
+        for report in run.reports:
+            for skipped in report.skipped:
+                err.print(
+                    f"{run.source}: skipped {skipped.path}: {skipped.reason}", soft_wrap=True, markup=False
+                )
+        for note in run.notes:
+            err.print(f"{run.source}: note: {note}", soft_wrap=True, markup=False)
+        if run.failed:
+            err.print(f"{run.source}: error: {run.failure_message()}", soft_wrap=True, markup=False)
 
 
 def print_sync_report(sync: SyncReport) -> None:

@@ -52,12 +52,18 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from docs_mcp.collection import check_name, sort_versions
+from docs_mcp.collection import DEFAULT_COLLECTION, Scope, check_name, sort_versions
+from docs_mcp.corpus import Skipped
 from docs_mcp.errors import ConfigError, GitSourceError, IndexLockedError
 from docs_mcp.formats import SOURCE_SUFFIXES
+from docs_mcp.sources import Checkout, PublishedVersions
+from docs_mcp.sources.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from docs_mcp.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +207,9 @@ def parse_git_url(text: str) -> GitRemote:
         raise ConfigError(f"{shown_guess!r} names no host; write {SCHEME_PREFIX}{scheme}://host/path")
     path = parts.path
     if not path.strip("/"):
-        raise ConfigError(f"{shown_guess!r} names no repository; write {SCHEME_PREFIX}{scheme}://host/org/repo.git")
+        raise ConfigError(
+            f"{shown_guess!r} names no repository; write {SCHEME_PREFIX}{scheme}://host/org/repo.git"
+        )
     username = unquote(parts.username) if parts.username is not None else None
     password = unquote(parts.password) if parts.password is not None else None
     if scheme in ("git", "file") and (username or password):
@@ -312,7 +320,12 @@ def git_version(env: Mapping[str, str] | None = None) -> tuple[int, ...] | None:
     """The installed git's version, or None when there is no git command."""
     try:
         found = subprocess.run(
-            ["git", "--version"], capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, env=env
+            ["git", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -357,10 +370,10 @@ class _Runner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,  # no controlling terminal: nothing can prompt; killed as a group
-                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes)),
             )
         except FileNotFoundError:
             raise GitSourceError("git is not installed (no `git` command on PATH); install git") from None
+        _limit_file_size(process.pid, max_bytes)
         deadline = time.monotonic() + self.limits.timeout_seconds
         over_size = False
         while True:
@@ -391,6 +404,17 @@ class _Runner:
             message = stderr.decode("utf-8", "replace")
             raise GitSourceError(self.remote.redact(explain_failure(what, self.remote, message)))
         return stdout.decode("utf-8", "replace")
+
+
+def _limit_file_size(pid: int, max_bytes: int) -> None:
+    """No file git (or a process it starts) writes may pass `max_bytes`: a blob that unpacks to
+    gigabytes is stopped by the kernel (SIGXFSZ), not found by the next look at the folder. Set
+    on the running process (where the platform allows) rather than in a preexec function: that
+    would fork the whole process, threads and LanceDB's runtime included."""
+    prlimit = getattr(resource, "prlimit", None)
+    if prlimit is not None:
+        with contextlib.suppress(OSError, ValueError):
+            prlimit(pid, resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
 
 
 def _options() -> list[str]:
@@ -587,12 +611,12 @@ def _resolve(refs: RemoteRefs, shown: str, ref: str | None) -> Wanted:
             return Wanted(ref, ref, "commit", commit, commit)
         if _FULL_HEX.fullmatch(lowered):
             return Wanted(ref, ref, "commit", lowered, lowered)
-        raise ConfigError(
-            f"{ref!r} looks like an abbreviated commit; pass the full 40-character commit hash"
-        )
+        raise ConfigError(f"{ref!r} looks like an abbreviated commit; pass the full 40-character commit hash")
     branches = ", ".join(sorted(refs.branches)[:10]) or "none"
     tags = ", ".join(sort_versions(refs.tags)[-10:]) or "none"
-    raise GitSourceError(f"{shown} has no branch or tag {ref!r}; its branches: {branches}; newest tags: {tags}")
+    raise GitSourceError(
+        f"{shown} has no branch or tag {ref!r}; its branches: {branches}; newest tags: {tags}"
+    )
 
 
 # -- the cache repository -------------------------------------------------------------------------
@@ -691,8 +715,16 @@ class CacheRepository:
         """Fetch the commits of `wanted` (one shallow, blobless fetch); version -> commit fetched."""
         refspecs = [f"+{w.fetch}:{LOCAL_REF_PREFIX}{w.version}" for w in wanted]
         self.runner.run(
-            ["fetch", "--quiet", "--depth=1", "--filter=blob:none", "--no-tags", "--no-write-fetch-head",
-             "origin", *refspecs],
+            [
+                "fetch",
+                "--quiet",
+                "--depth=1",
+                "--filter=blob:none",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "origin",
+                *refspecs,
+            ],
             self.worktree,
             f"fetching {self.remote.shown}",
             watch=self.folder,
@@ -710,7 +742,9 @@ class CacheRepository:
     def has_path(self, commit: str) -> bool:
         if not self.path:
             return True
-        out = self.runner.run(["ls-tree", "-d", "--name-only", commit, "--", self.path], self.worktree, "git ls-tree")
+        out = self.runner.run(
+            ["ls-tree", "-d", "--name-only", commit, "--", self.path], self.worktree, "git ls-tree"
+        )
         return out.strip() == self.path
 
     def top_folders(self, commit: str) -> list[str]:
@@ -776,3 +810,132 @@ def read_origin(text: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+# -- the source -----------------------------------------------------------------------------------
+
+
+class GitSource:
+    """A git repository at one ref (--ref, default: its default branch) or at the newest tags
+    matching a glob (--refs), each ref a version of one collection."""
+
+    kind = "git"
+
+    def __init__(self, spec: SourceSpec, settings: Settings) -> None:
+        assert spec.location is not None
+        self.remote = parse_git_url(spec.location)
+        self.path = normalise_path(spec.path)
+        self.collection: str = (
+            check_name(spec.collection, "collection") if spec.collection else default_collection(self.remote)
+        )
+        if self.collection == DEFAULT_COLLECTION:
+            raise ConfigError(
+                "a git source is indexed as versions of a named collection; pass --collection NAME "
+                f"(default: the repository's name, {self.remote.name!r})"
+            )
+        self.ref = spec.ref
+        self.pattern = spec.refs
+        self.max_versions = spec.max_versions or DEFAULT_MAX_VERSIONS
+        self.version = spec.version
+        self.limits = GitLimits.from_settings(settings)
+        self.folder = cache_folder(settings.cache_dir, self.remote, self.path)
+        self.label = SCHEME_PREFIX + self.remote.shown + (f" --path {self.path}" if self.path else "")
+        self.notes: list[str] = []
+
+    def _runner(self) -> _Runner:
+        require_git()
+        return _Runner(self.remote, self.limits, git_environment(self.remote))
+
+    def _wanted(self, runner: _Runner, published: PublishedVersions) -> list[Wanted]:
+        """The versions to index, from the remote's refs; notes on what changed upstream."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        listing = runner.run(
+            ["ls-remote", "--symref", self.remote.url],
+            self.folder,
+            f"listing the refs of {self.remote.shown}",
+        )
+        refs = parse_ls_remote(listing)
+        wanted, notes = select_refs(
+            refs, self.remote.shown, self.ref, self.pattern, self.max_versions, self.version
+        )
+        self.notes = notes + self._left_behind(refs, wanted, published)
+        return wanted
+
+    def _left_behind(self, refs: RemoteRefs, wanted: list[Wanted], published: PublishedVersions) -> list[str]:
+        """Versions this source published before that this run does not update: they stay published
+        (a deleted tag does not take away docs people run), and the run says so."""
+        notes = []
+        selected = {w.version for w in wanted}
+        for version, origin in sorted(published.origins(self.collection, self.label).items()):
+            if version in selected or origin.get("ref_kind") != "tag":
+                continue
+            commit = origin.get("commit", "")[:12]
+            if origin.get("ref") not in refs.tags:
+                notes.append(
+                    f"{self.collection} {version}: tag {origin.get('ref')!r} no longer exists in "
+                    f"{self.remote.shown}; the published version (commit {commit}) is kept and still served"
+                )
+            elif self.pattern is not None:
+                notes.append(
+                    f"{self.collection} {version}: no longer among the newest {self.max_versions} tags "
+                    f"matching {self.pattern!r}; the published version (commit {commit}) is kept as it is"
+                )
+        return notes
+
+    def _origin(self, wanted: Wanted, commit: str) -> dict[str, str]:
+        return origin_of(self.remote, wanted, commit, self.path)
+
+    def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
+        runner = self._runner()
+        with cache_lock(self.folder):
+            wanted = self._wanted(runner, published)
+            stale = [
+                w
+                for w in wanted
+                if not published.is_current(self._scope(w), self.label, self._origin(w, w.commit))
+            ]
+            repository = CacheRepository(self.folder, self.remote, self.path, runner)
+            fetched: dict[str, str] = {}
+            if stale:
+                repository.prepare()
+                fetched = repository.fetch(stale)
+            for w in wanted:
+                scope = self._scope(w)
+                if w not in stale:
+                    yield Checkout(scope, self.label, None, self._origin(w, w.commit))
+                    continue
+                commit = fetched[w.version]
+                if not repository.has_path(commit):
+                    folders = ", ".join(repository.top_folders(commit)[:12]) or "none"
+                    yield Checkout(
+                        scope,
+                        self.label,
+                        None,
+                        error=f"--path {self.path!r} is not a folder of {self.remote.shown} at {w.ref} "
+                        f"(commit {commit[:12]}); its top-level folders: {folders}",
+                    )
+                    continue
+                pointers = repository.checkout(commit, f"checking out {w.ref} of {self.remote.shown}")
+                skipped = tuple(
+                    Skipped(p, "a Git LFS pointer: docs-mcp does not download LFS content") for p in pointers
+                )
+                yield Checkout(scope, self.label, repository.root, self._origin(w, commit), skipped)
+
+    def plan(self, published: PublishedVersions) -> list[str]:
+        runner = self._runner()
+        with cache_lock(self.folder):
+            wanted = self._wanted(runner, published)
+        lines = []
+        for w in wanted:
+            scope = self._scope(w)
+            origin = self._origin(w, w.commit)
+            if published.is_current(scope, self.label, origin):
+                lines.append(f"{scope.label}: up to date ({w.kind} {w.ref} at {w.commit[:12]})")
+                continue
+            before = published.origins(self.collection, self.label).get(w.version, {}).get("commit")
+            moved = f"from {before[:12]} to {w.commit[:12]}" if before else f"at {w.commit[:12]}"
+            lines.append(f"{scope.label}: would fetch and index {w.kind} {w.ref} {moved}")
+        return lines
+
+    def _scope(self, wanted: Wanted) -> Scope:
+        return Scope(self.collection, wanted.version)
