@@ -69,6 +69,8 @@ def run_checks(
     checks = [check_python(), check_packages()]
     config_check, source = check_config(config, env)
     checks.append(config_check)
+    if source is not None:
+        checks += check_sources(source)
     settings, settings_check = _settings(config, source, env, config_check.failed, flags)
     if settings_check is not None:
         checks.append(settings_check)
@@ -150,6 +152,46 @@ def check_config(config: Path | None, env: Mapping[str, str]) -> tuple[Check, Co
             None,
         )
     return ok("config file", f"{source}: {', '.join(sorted(keys)) or 'no keys'}"), source
+
+
+def check_sources(source: ConfigSource) -> list[Check]:
+    """The configuration's [[sources]] (what `docs-mcp sync` indexes), and git when one is a git
+    repository: nothing at all for a configuration without sources."""
+    from docs_mcp.sources.spec import configured_sources
+
+    try:
+        specs = configured_sources(source)
+    except ConfigError as error:
+        return [fail("sources", str(error), "fix the [[sources]] table at the line shown")]
+    if not specs:
+        return []
+    kinds = Counter(spec.kind for spec in specs)
+    listed = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+    checks = [ok("sources", f"{len(specs)} for docs-mcp sync: {listed}")]
+    if kinds["git"]:
+        checks.append(check_git())
+    return checks
+
+
+def check_git() -> Check:
+    from docs_mcp.sources.git import MIN_GIT_VERSION, git_version
+
+    minimum = ".".join(map(str, MIN_GIT_VERSION))
+    version = git_version()
+    if version is None:
+        return fail(
+            "git",
+            "no `git` command on PATH, and a source is a git repository",
+            f"install git {minimum} or newer",
+        )
+    shown = ".".join(map(str, version))
+    if version < MIN_GIT_VERSION:
+        return fail(
+            "git", f"git version {shown} is too old for git sources", f"install git {minimum} or newer"
+        )
+    return ok(
+        "git", f"git version {shown}: its credential helpers and ssh configuration are used as they are"
+    )
 
 
 def check_model(settings: Settings) -> Check:

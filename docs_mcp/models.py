@@ -7,6 +7,7 @@ output schema and clients get structured results.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,6 +111,41 @@ class ResponseSize(BaseModel):
     max_tokens: int = Field(description="The budget this response was fitted into.")
 
 
+class Origin(BaseModel):
+    """Where docs from a git source came from: enough to say which version was read, and to
+    open the same file at the same commit."""
+
+    repository: str = Field(description="The repository's URL (never with credentials).")
+    ref: str = Field(description="The branch, tag or commit that was asked for.")
+    commit: str = Field(description="The commit that was indexed (full hash).")
+    path: str = Field(
+        description="Path in the repository: of the file (hits, pages), else of the folder indexed "
+        "('' for the whole repository)."
+    )
+
+    @classmethod
+    def of(cls, recorded: str, path: str | None = None) -> Origin | None:
+        """The origin a publication recorded (JSON, see sources/git.py), None for other sources;
+        `path` (relative to the folder indexed) makes it a file's."""
+        record = read_origin(recorded)
+        if record.get("kind") != "git" or not all(record.get(k) for k in ("repository", "ref", "commit")):
+            return None
+        folder = record.get("path", "")
+        where = folder if path is None else "/".join(p for p in (folder, path) if p)
+        return cls(repository=record["repository"], ref=record["ref"], commit=record["commit"], path=where)
+
+
+def read_origin(recorded: str) -> dict[str, str]:
+    """A publication's recorded origin as a dict ({} when it has none or it cannot be read)."""
+    if not recorded:
+        return {}
+    try:
+        data = json.loads(recorded)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
 class SearchHit(BaseModel):
     open_with: str = Field(description="The exact `id` argument for get_doc that opens this section.")
     doc_id: str
@@ -134,6 +170,10 @@ class SearchHit(BaseModel):
     )
     line: int | None = Field(
         default=None, description="Code examples: line of the code fence in source_path."
+    )
+    origin: Origin | None = Field(
+        default=None,
+        description="Docs from a git repository: the repository, ref, commit and the file's path in it.",
     )
 
 
@@ -167,6 +207,10 @@ class DocPage(BaseModel):
     collection: str = Field(default="default", description="The collection these docs come from.")
     version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None
+    origin: Origin | None = Field(
+        default=None,
+        description="Docs from a git repository: the repository, ref, commit and the file's path in it.",
+    )
 
 
 class DocEntry(BaseModel):
@@ -192,6 +236,10 @@ class DocTree(BaseModel):
     collection: str = Field(default="default", description="The collection these docs come from.")
     version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None
+    origin: Origin | None = Field(
+        default=None,
+        description="Docs from a git repository: the repository, ref, commit and folder indexed.",
+    )
 
 
 class VersionInfo(BaseModel):
@@ -201,6 +249,10 @@ class VersionInfo(BaseModel):
     index_version: int = Field(description="Publication number of this version's index.")
     published_at: str
     model: str
+    origin: Origin | None = Field(
+        default=None,
+        description="Docs from a git repository: the repository, ref, commit and folder indexed.",
+    )
 
 
 class CollectionInfo(BaseModel):

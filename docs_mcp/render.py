@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, SearchHit, SearchResult
+from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, Origin, SearchHit, SearchResult
 
 
 def _scope_args(collection: str, version: str | None) -> str:
@@ -102,6 +102,13 @@ def _scope_words(collection: str, version: str | None) -> str:
     return "" if version is None else f" in collection {collection!r} version {version!r}"
 
 
+def _from_git(origin: Origin | None) -> str:
+    """Which commit of which repository the docs were read from, for a citation."""
+    if origin is None:
+        return ""
+    return f"From {origin.repository} at {origin.ref} (commit {origin.commit})."
+
+
 def render_search(result: SearchResult, steps: ToolCalls = TOOL_CALLS) -> str:
     if not result.hits:
         if result.note:
@@ -112,6 +119,8 @@ def render_search(result: SearchResult, steps: ToolCalls = TOOL_CALLS) -> str:
     scope = _scope_words(result.collection, result.version)
     call = steps.open(None, result.collection, result.version)
     lines = [f"{len(result.hits)} results for {result.query!r}{scope} (open one with {call}):"]
+    if result.hits[0].origin is not None:
+        lines.append(_from_git(result.hits[0].origin))
     for number, hit in enumerate(result.hits, 1):
         lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}\n   {hit.snippet}")
     if result.note:
@@ -132,6 +141,8 @@ def _render_code_search(result: SearchResult, steps: ToolCalls) -> str:
         f"{len(result.hits)} code examples{only} for {result.query!r}{scope} "
         f"(each id opens the section around it with {call}):"
     ]
+    if result.hits[0].origin is not None:
+        lines.append(_from_git(result.hits[0].origin))
     for number, hit in enumerate(result.hits, 1):
         code = hit.code or ""
         fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
@@ -156,6 +167,10 @@ def render_page(page: DocPage, steps: ToolCalls = TOOL_CALLS) -> str:
     # The tag keeps provenance next to the text, so documentation stays distinguishable from instructions.
     heading = f"{page.title} > {page.section_title}" if page.section_title else page.title
     scope = "" if page.version is None else f"collection={page.collection!r} version={page.version!r} "
+    if page.origin is not None:
+        origin = page.origin
+        scope += f"repository={origin.repository!r} ref={origin.ref!r} commit={origin.commit!r} "
+        scope += f"path={origin.path!r} "
     header = (
         f"<doc id={page.id!r} title={heading!r} source={page.source_path!r} {scope}"
         f"chars={page.start_index}-{page.end_index} of {page.total_chars}>\n"
@@ -173,6 +188,8 @@ def render_tree(tree: DocTree, steps: ToolCalls = TOOL_CALLS) -> str:
     scope = _scope_words(tree.collection, tree.version)
     call = steps.open(None, tree.collection, tree.version)
     summary = f"{tree.listed_docs} of {tree.total_docs} docs{scope}. Open one with {call}."
+    if tree.origin is not None:
+        summary += f" {_from_git(tree.origin)}"
     if tree.note:
         summary += f" {steps.message(tree.note)}"
     return "\n".join([*lines, "", summary])
@@ -199,9 +216,13 @@ def render_collections(listing: CollectionList, steps: ToolCalls = TOOL_CALLS) -
             continue
         lines.append(f"- {collection.name} (default version {collection.default_version}):")
         for version in collection.versions:
+            origin = version.origin
+            source = (
+                "" if origin is None else f", from {origin.repository} {origin.ref} ({origin.commit[:12]})"
+            )
             lines.append(
                 f"    {version.version}: {version.docs} docs, published {version.published_at}, "
-                f"model {version.model}"
+                f"model {version.model}{source}"
             )
     summary = (
         "Pass collection (and version, else the default one) to search_docs, get_doc, list_docs and ask_docs."

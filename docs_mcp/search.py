@@ -48,6 +48,7 @@ from docs_mcp.models import (
     DocPage,
     DocTree,
     IndexInfo,
+    Origin,
     SearchHit,
     SearchResult,
     VersionInfo,
@@ -574,6 +575,7 @@ class DocsService:
             sections=sections,
             index_version=snapshot.version,
             **_provenance(snapshot),
+            origin=Origin.of(snapshot.publication.origin, row["path"]),
         )
 
     # -- list_docs -----------------------------------------------------------
@@ -605,6 +607,7 @@ class DocsService:
             note=note,
             index_version=snapshot.version,
             **_provenance(snapshot),
+            origin=Origin.of(snapshot.publication.origin),
         )
 
     # -- export --------------------------------------------------------------
@@ -723,6 +726,7 @@ def _version_info(version: str | None, publication: Publication) -> VersionInfo:
         index_version=publication.seq,
         published_at=publication.published_at,
         model=publication.model,
+        origin=Origin.of(publication.origin),
     )
 
 
@@ -771,6 +775,7 @@ def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[
                 heading_path=[h for h in chunk["heading_path"].split(" > ") if h],
                 snippet=_snippet(chunk["text"]),
                 score=round(doc.score, 6),
+                origin=Origin.of(snapshot.publication.origin, snapshot.docs[doc.doc_id]["path"]),
             )
         )
     return hits
@@ -809,6 +814,7 @@ def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> 
                 code_truncated=truncated,
                 context=row["context"],
                 line=row["line"],
+                origin=Origin.of(snapshot.publication.origin, snapshot.docs[row["doc_id"]]["path"]),
             )
         )
     return hits

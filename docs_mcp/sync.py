@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from docs_mcp.collection import Scope
 from docs_mcp.errors import DocsMcpError
 from docs_mcp.indexer import PIPELINE_VERSION, IndexReport, ProgressSink, index_corpus
+from docs_mcp.models import read_origin
 from docs_mcp.sources import DocSource, SourceSpec, open_source
-from docs_mcp.sources.git import read_origin
 from docs_mcp.store import INDEX_FORMAT, IndexStore, Publication
 
 if TYPE_CHECKING:

@@ -118,37 +118,36 @@ def print_source_run(run: SourceRun) -> None:
 
 
 def print_sync_summary(runs: list[SourceRun]) -> None:
-    """One row per source: what `docs-mcp sync` changed, and which sources failed."""
-    table = Table(box=None, pad_edge=False, show_edge=False)
-    for name in ("source", "versions", "added", "changed", "removed", "unchanged", "seconds", "result"):
-        numeric = name not in ("source", "versions", "result")
-        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    """One line per source: what `docs-mcp sync` changed, and which sources failed. The source
+    comes last and is never wrapped, so a long path or URL stays whole for copying."""
+    header = ("added", "changed", "removed", "unchanged", "seconds", "result")
+    lines = []
     for run in runs:
         totals = run.totals()
-        versions = ", ".join(
-            f"{r.collection} {r.version}" if r.version is not None else r.collection for r in run.reports
-        )
         if run.error is not None:
             result = "failed"
         elif run.failures:
-            result = f"{len(run.failures)} version(s) failed"
+            result = f"{len(run.failures)} failed"
         elif any(r.published for r in run.reports):
             result = "published"
         else:
             result = "up to date"
         if run.incomplete and run.error is None:
-            result += ", some files skipped"
-        table.add_row(
-            escape(run.source),
-            escape(versions or "-"),
-            str(totals["added"]),
-            str(totals["changed"]),
-            str(totals["removed"]),
-            str(totals["unchanged"]),
-            f"{run.seconds:.1f}",
-            result,
-        )
-    out.print(table, soft_wrap=True)
+            result += ", skipped some"
+        versions = ", ".join(r.version or r.collection for r in run.reports)
+        collection = run.reports[0].collection if run.reports else ""
+        where = f"{run.source} ({collection} {versions})" if run.reports else run.source
+        numbers = [str(totals[name]) for name in header[:4]]
+        lines.append(([*numbers, f"{run.seconds:.1f}", result], where))
+    widths = [max(len(header[n]), *(len(cells[n]) for cells, _ in lines)) for n in range(len(header))]
+
+    def row(cells: list[str] | tuple[str, ...], where: str) -> str:
+        numbers = "  ".join(cell.rjust(width) for cell, width in zip(cells[:5], widths, strict=False))
+        return f"{numbers}  {cells[5].ljust(widths[5])}  {where}"
+
+    out.print(row(header, "source (collection versions)"), markup=False, soft_wrap=True, style="bold")
+    for cells, where in lines:
+        out.print(row(cells, where), markup=False, soft_wrap=True)
     for run in runs:
         for fetched in run.fetched:
             for failed in fetched.failed:

@@ -183,7 +183,8 @@ def parse_git_url(text: str) -> GitRemote:
     if scheme not in TRANSPORTS or "://" not in rest:
         raise ConfigError(
             f"{shown_guess!r}: docs-mcp fetches git repositories over "
-            f"{', '.join(SCHEME_PREFIX + t + '://' for t in TRANSPORTS)} only"
+            f"{', '.join(SCHEME_PREFIX + t + '://' for t in TRANSPORTS[:-1])} or "
+            f"{SCHEME_PREFIX}{TRANSPORTS[-1]}:// only"
             + ("; for plain http, use https" if scheme == "http" else "")
         )
     if parts.query or parts.fragment:
@@ -394,14 +395,18 @@ class _Runner:
                 _stop(process)
                 process.communicate()
                 break
-        if over_size or process.returncode == -signal.SIGXFSZ:
+        message = stderr.decode("utf-8", "replace")
+        # A file over the size limit stops git, or the program git ran (index-pack), with SIGXFSZ.
+        file_too_large = process.returncode == -signal.SIGXFSZ or bool(
+            re.search(rf"signal {int(signal.SIGXFSZ)}\b|File size limit exceeded", message)
+        )
+        if over_size or file_too_large:
             raise GitSourceError(
                 f"{what} stopped: {self.remote.shown} needs more than {max_bytes:,} bytes on disk "
                 "(git_max_bytes); raise git_max_bytes (DOCS_MCP_GIT_MAX_BYTES), or index a smaller "
                 "folder with --path"
             )
         if process.returncode != 0:
-            message = stderr.decode("utf-8", "replace")
             raise GitSourceError(self.remote.redact(explain_failure(what, self.remote, message)))
         return stdout.decode("utf-8", "replace")
 
@@ -568,6 +573,12 @@ def select_refs(
                 valid.append(check_name(name, "version"))
             except ConfigError:
                 notes.append(f"tag {name!r} matches {pattern!r} but is not a valid version name; skipped")
+        if matching and not valid:
+            raise GitSourceError(
+                f"the tags of {shown} matching --refs {pattern!r} ({', '.join(sorted(matching)[:8])}) "
+                "are not valid version names (letters, digits, '.', '_' or '-'); index one with "
+                "--ref TAG --version NAME"
+            )
         if not valid:
             some = ", ".join(sort_versions(refs.tags)[-8:]) or "none"
             raise GitSourceError(
@@ -799,17 +810,6 @@ def origin_of(remote: GitRemote, wanted: Wanted, commit: str, path: str) -> dict
         "commit": commit,
         "path": path,
     }
-
-
-def read_origin(text: str) -> dict[str, str]:
-    """A publication's recorded origin ({} when it has none, or it cannot be read)."""
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 # -- the source -----------------------------------------------------------------------------------
