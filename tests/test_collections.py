@@ -74,9 +74,15 @@ def write_corpus(folder: Path, pages: dict[str, str]) -> Path:
 
 
 def index_into(
-    db: str, corpus: Path, embedder: Any, collection: str | None = None, version: str | None = None
+    db: str,
+    corpus: Path,
+    embedder: Any,
+    collection: str | None = None,
+    version: str | None = None,
+    replace: bool = False,
 ):
-    return index_corpus(corpus, IndexStore(db).scoped(index_scope(collection, version)), embedder)
+    store = IndexStore(db).scoped(index_scope(collection, version))
+    return index_corpus(corpus, store, embedder, replace=replace)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +304,7 @@ def test_re_indexing_one_collection_leaves_the_others_publications_untouched(tmp
     shutil.copytree(sources["birds"], changed)
     (changed / "heron.md").unlink()
     (changed / "owl.md").write_text("# Owl\n\nThe barn owl hunts at night by sound.\n", encoding="utf-8")
-    report = index_into(db, changed, embedder, "birds")
+    report = index_into(db, changed, embedder, "birds", replace=True)  # a changed copy elsewhere
     assert report.published and report.index_version == 2 and report.collection == "birds"
 
     after = IndexStore(db).catalogue()

@@ -353,7 +353,7 @@ def test_a_malformed_notebook_and_a_colliding_id_are_reported_and_the_rest_is_in
     ]
 
 
-def test_a_malformed_notebook_is_skipped_with_exit_3_and_doctor_counts_pages_by_suffix(tmp_path, shared_db):
+def test_a_malformed_notebook_is_skipped_with_exit_3_and_doctor_counts_pages_by_suffix(tmp_path):
     corpus = tmp_path / "docs"
     shutil.copytree(FORMATS_CORPUS, corpus)
     (corpus / "broken.ipynb").write_text("not json", encoding="utf-8")
@@ -362,7 +362,8 @@ def test_a_malformed_notebook_is_skipped_with_exit_3_and_doctor_counts_pages_by_
     assert result.exit_code == EXIT_SKIPPED_FILES and "Traceback" not in result.output
     assert "skipped broken.ipynb: not a valid notebook: JSON error at line 1 column 1" in result.stderr
 
-    doctor = runner.invoke(app, ["doctor", "--db", shared_db, "--json"], env={"DOCS_MCP_CORPUS": str(corpus)})
+    db = str(tmp_path / "db")  # the index of this corpus: another one's would be a failed check
+    doctor = runner.invoke(app, ["doctor", "--db", db, "--json"], env={"DOCS_MCP_CORPUS": str(corpus)})
     check = next(c for c in json.loads(doctor.stdout) if c["name"] == "corpus")
     assert check["detail"] == f"{corpus}: 5 pages (2 .md, 1 .mdx, 2 .ipynb)"
 

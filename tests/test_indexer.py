@@ -147,7 +147,8 @@ KILL_DURING = textwrap.dedent(
         IndexWriter.publish = die
     else:  # old chunks are deleted, new ones not yet added
         IndexWriter.add_chunks = die
-    index_corpus(Path(corpus), IndexStore(db), FastEmbedder("all-MiniLM-L6-v2-int8", Path(cache)))
+    model = FastEmbedder("all-MiniLM-L6-v2-int8", Path(cache))
+    index_corpus(Path(corpus), IndexStore(db), model, replace=True)  # callers may alternate folders
     """
 )
 

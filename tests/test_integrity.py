@@ -72,11 +72,11 @@ def test_searches_over_http_never_fail_while_the_index_is_rebuilt_four_times_one
         )
         assert killed.returncode == -9, killed.stderr.decode()
 
-    def rebuild_four_times() -> None:
-        index_corpus(corpus_b, IndexStore(db), embedder)  # version 2
+    def rebuild_four_times() -> None:  # each from the other folder: replace=True
+        index_corpus(corpus_b, IndexStore(db), embedder, replace=True)  # version 2
         kill_a_run_mid_write()  # tables written, nothing published: version 2 still serves
-        index_corpus(corpus_a, IndexStore(db), embedder)  # version 3: recovers with no manual step
-        index_corpus(corpus_b, IndexStore(db), embedder)  # version 4
+        index_corpus(corpus_a, IndexStore(db), embedder, replace=True)  # version 3: recovers, no manual step
+        index_corpus(corpus_b, IndexStore(db), embedder, replace=True)  # version 4
 
     async def search_until(done: anyio.Event, url: str) -> None:
         nonlocal calls

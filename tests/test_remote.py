@@ -228,6 +228,14 @@ def test_an_llms_txt_is_mirrored_and_indexed_with_url_paths_as_doc_ids(site, db)
     assert entry["sha256"] == hashlib.sha256(INSTALL.encode()).hexdigest()
 
 
+def test_a_site_index_is_known_by_its_listing_url_and_other_docs_are_refused_into_it(site, db, corpus):
+    listing = f"{site.url}/llms.txt"
+    assert index(db, listing).exit_code == 0
+    assert as_json(index(db, listing))["published"] is False  # the same site: an ordinary re-run
+    refused = runner.invoke(app, ["index", str(corpus), "--db", db])
+    assert refused.exit_code == 1 and f"holds the docs of {listing}, not {corpus.resolve()}" in refused.stderr
+
+
 def test_a_reindex_downloads_only_changed_pages_and_drops_unlisted_ones(site, db):
     assert index(db, f"{site.url}/llms.txt").exit_code == 0
     site.put("/docs/install.md", INSTALL + "\n## Upgrading\n\nRun `pip install -U orbit-cli`.\n")
@@ -498,7 +506,7 @@ def test_redirects_stay_on_the_listing_host(site, db):
     site.redirects["/docs/old.md"] = f"http://localhost:{port}/docs/install.md"
     site.put("/llms.txt", llms_txt(site, ["docs/old.md", "docs/weather.md"]))
     result = index(db, f"{site.url}/llms.txt")
-    assert result.exit_code == 2
+    assert result.exit_code == EXIT_SKIPPED_FILES
     [failed] = as_json(result)["remote"]["failed"]
     assert "leads to host localhost, not 127.0.0.1" in failed["reason"]
     allowed = index(db, f"{site.url}/llms.txt", DOCS_MCP_REMOTE_ALLOWED_HOSTS="localhost")
