@@ -18,8 +18,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
+import httpx
 import pytest
+from mcp import Client
 from typer.testing import CliRunner
 
 from docs_mcp.cli import app
@@ -38,6 +42,7 @@ from docs_mcp.sources.git import (
     sparse_patterns,
 )
 from docs_mcp.store import IndexStore
+from tests import test_remote
 from tests.conftest import MODEL
 from tests.git_servers import (
     GitDaemon,
@@ -51,6 +56,7 @@ from tests.git_servers import (
 )
 
 runner = CliRunner()
+site = test_remote.site  # the fixture: a docs site with an llms.txt, for sync's website source
 
 
 @pytest.fixture
@@ -455,6 +461,26 @@ def test_ssh_urls_use_the_users_ssh_command(frob, served, db, tmp_path, monkeypa
     assert run["versions"][0]["origin"]["repository"] == f"ssh://example.invalid{served}/frob.git"
 
 
+def test_a_collection_version_built_from_other_docs_is_replaced_only_with_replace(daemon, db, corpus):
+    code, _, err = docs_mcp("index", str(corpus), "--collection", "frob", "--version", "v2.0", "--db", db)
+    assert code == 0, err
+    code, _, err = docs_mcp("index", daemon.url("frob"), "--ref", "v2.0", "--path", "docs", "--db", db)
+    assert code == 1 and "holds the docs of" in err and "--replace" in err
+    run = index_json(daemon.url("frob"), "--ref", "v2.0", "--path", "docs", "--db", db, "--replace")
+    assert run["versions"][0]["published"]
+    assert doc_ids(db, "frob", "v2.0") == ["guide", "index", "submarine"]
+
+
+def test_watching_a_git_source_is_refused_with_what_to_do_instead(daemon, db):
+    code, _, err = docs_mcp("index", daemon.url("frob"), "--watch", "--db", db)
+    assert code == 1 and "docs-mcp sync" in err
+
+
+def test_git_options_on_a_folder_are_refused(corpus, db):
+    code, _, err = docs_mcp("index", str(corpus), "--refs", "v*", "--path", "docs", "--db", db)
+    assert code == 1 and "--refs, --path apply to git sources only" in err
+
+
 @pytest.fixture
 def https(served: Path, frob: Repository, tmp_path: Path, monkeypatch) -> Iterator[SmartHttpServer]:
     certificate = make_certificate(tmp_path)
@@ -490,7 +516,9 @@ def test_a_private_repository_without_credentials_fails_at_once_with_what_to_do(
     assert time.monotonic() - started < 60
 
 
-def test_credentials_in_the_url_reach_git_and_appear_nowhere(https, db, embedder, tmp_path, caplog):
+def test_credentials_in_the_url_reach_git_and_appear_nowhere(
+    https, db, embedder, tmp_path, caplog, model_cache
+):
     secret_url = https.url("private/vault", credentials="robot:s3cr3t-t0ken@")
     caplog.set_level(logging.DEBUG)
     code, out, err = docs_mcp(
@@ -509,6 +537,22 @@ def test_credentials_in_the_url_reach_git_and_appear_nowhere(https, db, embedder
     for secret in ("s3cr3t-t0ken", "robot"):
         for text in texts:
             assert secret not in text
+    # Nor through a real server: /health, and a search_docs call's structured result and text.
+    from tests.test_transports import pick_free_port, running_http_server, server_env
+
+    env = server_env(model_cache, tmp_path)
+    with running_http_server(db, pick_free_port(), env, tmp_path / "serve.log") as base_url:
+        health = httpx.get(f"{base_url}/health", timeout=10).text
+
+        async def search() -> Any:
+            async with Client(f"{base_url}/mcp", read_timeout_seconds=60) as client:
+                return await client.call_tool("search_docs", {"query": "steer", "collection": "vault"})
+
+        found = anyio.run(search)
+    hit = found.structured_content["hits"][0]
+    assert hit["origin"]["repository"] == f"https://127.0.0.1:{https.port}/private/vault.git"
+    for text in (health, json.dumps(found.structured_content), found.content[0].text):
+        assert "s3cr3t-t0ken" not in text and "robot" not in text
     # Nor on disk, in the cache repository git fetched into.
     for file in (Path(Settings.load().cache_dir) / "git").rglob("*"):
         if file.is_file() and file.stat().st_size < 1_000_000:
@@ -543,15 +587,16 @@ def write_config(folder: Path, text: str) -> Path:
     return config
 
 
-def test_sync_publishes_the_sources_that_succeed_when_one_fails_and_names_it(daemon, db, tmp_path, corpus):
+def test_sync_publishes_the_sources_that_succeed_when_one_fails_and_names_it(daemon, db, tmp_path, site):
     config = write_config(
         tmp_path,
         f"""
 db = "{db}"
 
 [[sources]]
-source = "{corpus}"
-collection = "handbook"
+source = "{site.url}/llms.txt"
+collection = "orbit"
+version = "3.1"
 
 [[sources]]
 source = "{daemon.url("frob")}"
@@ -567,16 +612,16 @@ collection = "gone"
     code, out, err = docs_mcp("--config", str(config), "sync", "--json")
     assert code == 1
     runs = json.loads(out)
-    assert [run["kind"] for run in runs] == ["folder", "git", "git"]
-    handbook, frob, gone = runs
-    assert handbook["error"] is None and handbook["added"] > 0
+    assert [run["kind"] for run in runs] == ["website", "git", "git"]
+    orbit, frob, gone = runs
+    assert orbit["error"] is None and orbit["added"] == 3 and orbit["fetched"][0]["downloaded"] == 3
     assert [v["version"] for v in frob["versions"]] == ["v2.0", "v1.1"]
     assert gone["error"] and "cannot connect" in gone["error"]
     assert "1 of 3 sources failed: git+git://127.0.0.1:" in err and "gone.git" in err
     # What succeeded is published.
-    code, out, _ = docs_mcp("collections", "--db", db, "--json")
+    _, out, _ = docs_mcp("collections", "--db", db, "--json")
     names = {c["name"]: [v["version"] for v in c["versions"]] for c in json.loads(out)["collections"]}
-    assert names == {"handbook": ["latest"], "frob": ["v1.1", "v2.0"]}
+    assert names == {"orbit": ["3.1"], "frob": ["v1.1", "v2.0"]}
 
 
 def test_sync_prints_one_row_per_source_and_a_re_sync_changes_nothing(daemon, db, tmp_path, corpus):
