@@ -29,6 +29,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -137,11 +138,12 @@ class Daemon:
              f"--port={self.port}", str(root)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # `git daemon` runs git-daemon as a child: stop the whole group
         )  # fmt: skip
         time.sleep(0.5)
 
     def stop(self) -> None:
-        self.process.kill()
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 

@@ -13,8 +13,10 @@ between the tags v1.0, v1.1 and v2.0, and a large file outside `docs/` that a
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -188,13 +190,15 @@ class GitDaemon:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # `git daemon` runs git-daemon as a child: stop the whole group
         )
         _wait_for_port(self.port)
         return self
 
     def __exit__(self, *exc: object) -> None:
         assert self.process is not None
-        self.process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
 
