@@ -13,14 +13,15 @@ from typing import Any, Protocol
 
 from docs_mcp.chunking import chunk_document
 from docs_mcp.codeblocks import CodeUnit, code_units
+from docs_mcp.collection import version_key
 from docs_mcp.config import bundled_corpus
 from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
-from docs_mcp.errors import CorpusError, CorpusMismatchError, DocsMcpError
+from docs_mcp.errors import CorpusError, CorpusMismatchError, DocsMcpError, IndexStateError
 from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.models import Chunk, ParsedDoc
-from docs_mcp.store import IndexStore
+from docs_mcp.store import INDEX_FORMAT, IndexStore, PublishedRows
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class IndexReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     chunks_embedded: int = 0
+    # Chunks of added or changed files that another version of the collection already held with the
+    # same text: copied with their vectors, not embedded again (see _same_docs_elsewhere).
+    chunks_reused: int = 0
     code_embedded: int = 0  # code examples embedded (see codeblocks.py), besides the chunks
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -60,6 +64,7 @@ class IndexReport:
             "removed": len(self.removed),
             "unchanged": self.unchanged,
             "chunks_embedded": self.chunks_embedded,
+            "chunks_reused": self.chunks_reused,
             "code_embedded": self.code_embedded,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": self.warnings,
@@ -170,7 +175,11 @@ def index_corpus(
             report.seconds = clock() - started
             return report
 
-        parsed = [parse_markdown(sources[d].text, d, sources[d].path) for d in to_embed]
+        reused = _same_docs_elsewhere(store, embedder, {doc_id: hashes[doc_id] for doc_id in to_embed})
+        reused_ids = {row["id"] for row in reused.docs}
+        parsed = [
+            parse_markdown(sources[d].text, d, sources[d].path) for d in to_embed if d not in reused_ids
+        ]
         for doc in parsed:
             report.warnings.extend(f"{doc.path}: {w}" for w in doc.warnings)
         chunks = [
@@ -184,15 +193,60 @@ def index_corpus(
         report.chunks_embedded = len(chunks)
         report.code_embedded = len(examples)
 
+        report.chunks_reused = len(reused.chunks)
+
         writer.remove_docs(report.removed + report.changed)
-        writer.add_docs([_doc_row(doc, hashes[doc.id]) for doc in parsed])
-        writer.add_chunks([_chunk_row(c, v) for c, v in zip(chunks, vectors[: len(chunks)], strict=True)])
-        writer.add_code([_code_row(u, v) for u, v in zip(examples, vectors[len(chunks) :], strict=True)])
+        writer.add_docs([_doc_row(doc, hashes[doc.id]) for doc in parsed] + reused.docs)
+        writer.add_chunks(
+            [_chunk_row(c, v) for c, v in zip(chunks, vectors[: len(chunks)], strict=True)] + reused.chunks
+        )
+        writer.add_code(
+            [_code_row(u, v) for u, v in zip(examples, vectors[len(chunks) :], strict=True)] + reused.code
+        )
         publication = writer.publish()
         report.index_version = publication.seq
         report.published = True
     report.seconds = clock() - started
     return report
+
+
+def _same_docs_elsewhere(store: IndexStore, embedder: Embedder, wanted: Mapping[str, str]) -> PublishedRows:
+    """The rows of the `wanted` docs (id -> content hash) that another published version of this
+    collection holds with exactly that hash (the same text at the same path, by the same model and
+    pipeline): a release mostly repeats the one before it, so its unchanged pages are copied with
+    their vectors instead of being embedded again. Newest versions are asked first."""
+    found = PublishedRows()
+    if store.scope.is_default or not wanted:
+        return found
+    remaining = dict(wanted)
+    others = [
+        scope
+        for scope, publication in store.catalogue().items()
+        if scope.collection == store.scope.collection
+        and scope != store.scope
+        and (publication.model, publication.dim, publication.format)
+        == (embedder.name, embedder.dim, INDEX_FORMAT)
+    ]
+    for scope in sorted(others, key=lambda s: version_key(s.version or ""), reverse=True):
+        other = store.scoped(scope)
+        try:
+            same = [
+                doc_id
+                for doc_id, digest in other.published_hashes().items()
+                if remaining.get(doc_id) == digest
+            ]
+            rows = other.published_rows(same)
+        except IndexStateError as error:  # only a saving: a version that cannot be read is not asked
+            log.warning("not reusing the chunks of %s: %s", scope.label, error)
+            continue
+        found.docs += rows.docs
+        found.chunks += rows.chunks
+        found.code += rows.code
+        for doc_id in same:
+            remaining.pop(doc_id)
+        if not remaining:
+            break
+    return found
 
 
 def _is_bundled_docs(source: str) -> bool:

@@ -41,7 +41,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,6 +275,22 @@ def _local_folder(uri: str) -> Path | None:
     return Path(uri.removeprefix("file://")).expanduser()
 
 
+@dataclass
+class PublishedRows:
+    """Rows read back from a published version (IndexStore.published_rows), in table layout."""
+
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    chunks: list[dict[str, Any]] = field(default_factory=list)
+    code: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rows(table: Any, where: str, schema: pa.Schema) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (
+        table.search().where(where).select(schema.names).limit(None).to_arrow().to_pylist()
+    )
+    return rows
+
+
 def storage_options_for(
     uri: str, explicit: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
@@ -486,6 +502,47 @@ class IndexStore:
         except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
             raise self._damaged(error) from error
         return snapshot
+
+    def published_rows(self, doc_ids: Sequence[str]) -> PublishedRows:
+        """Every row of `doc_ids` in this scope's published version, vectors included: what
+        another version of the same docs copies instead of embedding the same text again."""
+        publication = self.latest_publication()
+        found = PublishedRows()
+        if publication is None or not doc_ids:
+            return found
+        try:
+            tables = []
+            for kind, version in (
+                (DOCS, publication.docs_version),
+                (CHUNKS, publication.chunks_version),
+                (CODE, publication.code_version),
+            ):
+                table = self._db.open_table(self.table(kind))
+                table.checkout(version)
+                tables.append(table)
+            docs, chunks, code = tables
+            for begin in range(0, len(doc_ids), _DELETE_BATCH):
+                batch = doc_ids[begin : begin + _DELETE_BATCH]
+                found.docs += _rows(docs, _in_list("id", batch), docs_schema())
+                found.chunks += _rows(chunks, _in_list("doc_id", batch), chunks_schema(publication.dim))
+                if publication.code:
+                    found.code += _rows(code, _in_list("doc_id", batch), code_schema(publication.dim))
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+        return found
+
+    def published_hashes(self) -> dict[str, str]:
+        """doc id -> content hash of this scope's published version ({} when nothing is published)."""
+        publication = self.latest_publication()
+        if publication is None:
+            return {}
+        try:
+            docs = self._db.open_table(self.table(DOCS))
+            docs.checkout(publication.docs_version)
+            rows = docs.search().select(["id", "content_hash"]).limit(None).to_arrow().to_pylist()
+        except Exception as error:  # LanceDB/Arrow/OS errors on damaged files: say how to fix
+            raise self._damaged(error) from error
+        return {row["id"]: row["content_hash"] for row in rows}
 
     @contextlib.contextmanager
     def writer(self, model: str, dim: int, corpus: str = "", origin: str = "") -> Iterator[IndexWriter]:

@@ -145,6 +145,7 @@ class SourceRun:
             "removed": sum(len(r.removed) for r in self.reports),
             "unchanged": sum(r.unchanged for r in self.reports),
             "chunks_embedded": sum(r.chunks_embedded for r in self.reports),
+            "chunks_reused": sum(r.chunks_reused for r in self.reports),
         }
 
     def as_dict(self) -> dict[str, Any]:

@@ -579,3 +579,39 @@ def test_code_examples_are_searched_in_the_named_collection_and_version_only(tmp
     assert [hit.code for hit in default.hits] == ["worker start --queue alpha\nworker status"]
     assert [hit.code for hit in named.hits] == ["worker start --queue beta\nworker status"]
     assert (named.collection, named.version) == ("workers", "1.0")
+
+
+# -- versions share what they have in common ------------------------------------------------------
+
+
+def test_a_new_version_copies_the_unchanged_pages_of_another_version_instead_of_embedding_them(
+    tmp_path, fake_embedder
+):
+    db = str(tmp_path / "index")
+    first = write_corpus(tmp_path / "1.0", {**BROKER["2.9"], "intro.md": "# Intro\n\nThe broker.\n"})
+    first_report = index_into(db, first, fake_embedder, "broker", "1.0")
+    embedded_before = fake_embedder.documents_embedded
+    second = write_corpus(
+        tmp_path / "2.0", {**BROKER["2.9"], "intro.md": "# Intro\n\nThe broker, now with tiers.\n"}
+    )
+    report = index_into(db, second, fake_embedder, "broker", "2.0")
+    # Only the changed page was embedded; the two unchanged ones were copied with their vectors.
+    assert report.added == ["intro", "retention", "upgrade"]
+    assert report.chunks_embedded == 1 and fake_embedder.documents_embedded - embedded_before == 1
+    assert report.chunks_reused == first_report.chunks_embedded - 1
+    service = DocsService(IndexStore(db), lambda: fake_embedder, model=fake_embedder.name, refresh_seconds=0)
+    for version in ("1.0", "2.0"):
+        hit = service.search("legacy-drain flag restart", collection="broker", version=version).hits[0]
+        assert hit.doc_id == "upgrade" and hit.score > 0
+    assert "tiers" in service.get_doc("intro", collection="broker", version="2.0").content
+    assert "tiers" not in service.get_doc("intro", collection="broker", version="1.0").content
+
+
+def test_pages_are_never_copied_across_collections_or_models(tmp_path, fake_embedder, embedder):
+    db = str(tmp_path / "index")
+    pages = write_corpus(tmp_path / "pages", BIRDS)
+    index_into(db, pages, fake_embedder, "birds", "1")
+    assert index_into(db, pages, fake_embedder, "other-birds", "1").chunks_reused == 0
+    # Another model in the same collection: its vectors cannot be copied, the real model embeds all.
+    report = index_into(db, pages, embedder, "birds", "2")
+    assert report.chunks_reused == 0 and report.chunks_embedded > 0

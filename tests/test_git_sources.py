@@ -122,6 +122,9 @@ def test_each_tag_becomes_a_version_and_a_search_in_v1_0_never_returns_text_only
     assert [r["version"] for r in run["versions"]] == ["v2.0", "v1.1", "v1.0"]
     assert {r["collection"] for r in run["versions"]} == {"frob"}  # the repository's name
     assert by_version(run)["v2.0"]["added"] == 3 and by_version(run)["v1.0"]["added"] == 2
+    # Indexed newest first: the pages v1.1 and v1.0 share with a newer tag are copied, not embedded.
+    assert by_version(run)["v2.0"]["chunks_reused"] == 0
+    assert by_version(run)["v1.1"]["chunks_reused"] > 0 and by_version(run)["v1.0"]["chunks_reused"] > 0
     docs = service(db, embedder)
     query = "dive with the submarine ballast tanks and the quantum hydrophone periscope"
     in_v1 = docs.search(query, limit=10, collection="frob", version="v1.0")
