@@ -58,10 +58,10 @@ def git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
-def doc_files(scratch: Path, count: int) -> tuple[Path, list[Path]]:
+def doc_files(scratch: Path, count: int, archive_path: Path) -> tuple[Path, list[Path]]:
     """The docs to build the repository from: the first `count` Ray pages, else docs-mcp's own."""
-    if RAY_DOCS.is_file():
-        with tarfile.open(RAY_DOCS) as archive:
+    if archive_path.is_file():
+        with tarfile.open(archive_path) as archive:
             archive.extractall(scratch, filter="data")
         root = scratch / "ray-docs"
     else:
@@ -70,9 +70,11 @@ def doc_files(scratch: Path, count: int) -> tuple[Path, list[Path]]:
     return root, files[:count]
 
 
-def build_repository(scratch: Path, files: int, assets_mb: int) -> tuple[Path, Path, dict[str, Any]]:
+def build_repository(
+    scratch: Path, files: int, assets_mb: int, archive: Path
+) -> tuple[Path, Path, dict[str, Any]]:
     """A bare repository with tags v1.0, v1.1 and v2.0 (and its working copy)."""
-    root, chosen = doc_files(scratch, files)
+    root, chosen = doc_files(scratch, files, archive)
     work = scratch / "work"
     bare = scratch / "served" / "bench.git"
     git("init", "--quiet", "--initial-branch=main", str(work), cwd=scratch)
@@ -209,10 +211,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="rounds per checkout (default 1)")
     parser.add_argument("--baseline", type=Path, help="another source checkout to compare with")
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument(
+        "--docs-archive", type=Path, default=RAY_DOCS, help=f"the docs to build from (default {RAY_DOCS})"
+    )
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="bench-git-"))
     try:
-        work, bare, facts = build_repository(scratch, args.files, args.assets_mb)
+        work, bare, facts = build_repository(scratch, args.files, args.assets_mb, args.docs_archive)
         print(f"repository: {json.dumps(facts)}", file=sys.stderr)
         daemon = Daemon(bare.parent)
         url = f"git+git://127.0.0.1:{daemon.port}/bench.git"
