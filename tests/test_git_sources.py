@@ -438,6 +438,49 @@ def test_git_variables_of_a_calling_git_never_redirect_docs_mcp(daemon, db, tmp_
     assert git("for-each-ref", cwd=elsewhere, env={"GIT_DIR": str(elsewhere / ".git")}) == ""
 
 
+def test_a_repository_that_does_not_exist_says_so(daemon, db):
+    code, _, err = docs_mcp("index", daemon.url("nope"), "--db", db)
+    assert code == 1 and "there is no repository at git://127.0.0.1" in err and "nope.git" in err
+
+
+IMPORTS = """
+import json, sys
+from docs_mcp.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+ours = ["docs_mcp.sources", "docs_mcp.sources.git", "docs_mcp.sync", "docs_mcp.remote", "fastembed"]
+print(json.dumps([name for name in ours if name in sys.modules]), file=sys.stderr)
+"""
+
+
+def imported_by(*command: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_reading_commands_never_import_the_sources(daemon, db):
+    index_json(daemon.url("frob"), "--ref", "v1.0", "--path", "docs", "--db", db)
+    for command in (["get", "guide", "--collection", "frob"], ["list", "--collection", "frob"], ["status"]):
+        assert imported_by(*command, "--db", db) == [], command
+    assert imported_by("collections", "--db", db) == []
+
+
+def test_a_sync_whose_refs_did_not_move_never_loads_the_model(daemon, db, tmp_path):
+    config = write_config(
+        tmp_path, f'db = "{db}"\n\n[[sources]]\nsource = "{daemon.url("frob")}"\nref = "v1.0"\n'
+    )
+    assert "fastembed" in imported_by("--config", str(config), "sync")
+    assert "fastembed" not in imported_by("--config", str(config), "sync")
+
+
 # -- transports, credentials --------------------------------------------------------------------
 
 
@@ -501,6 +544,11 @@ def test_smart_https_serves_versions_like_git_daemon(https, db):
     run = index_json(https.url("frob"), "--refs", "v*", "--max-versions", "2", "--path", "docs", "--db", db)
     assert [r["version"] for r in run["versions"]] == ["v2.0", "v1.1"]
     assert any("git-upload-pack" in path for path, _ in https.requests)
+
+
+def test_a_missing_repository_over_https_says_so(https, db):
+    code, _, err = docs_mcp("index", https.url("missing"), "--db", db)
+    assert code == 1 and "there is no repository at https://127.0.0.1" in err
 
 
 def test_a_private_repository_without_credentials_fails_at_once_with_what_to_do(https, db, tmp_path):

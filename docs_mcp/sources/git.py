@@ -491,8 +491,8 @@ _FAILURES: tuple[tuple[str, str], ...] = (
         "(git config http.sslCAInfo FILE) rather than turning verification off",
     ),
     (
-        r"Repository not found|does not appear to be a git repository|not found|"
-        r"No such file or directory|not exported|repository .* does not exist",
+        r"Repository not found|does not appear to be a git repository|no such repository|"
+        r"not exported|repository '[^']*' not found|returned error: 404|No such file or directory",
         "there is no repository at {shown} (or it is private and these credentials cannot see it); "
         "check the URL",
     ),
