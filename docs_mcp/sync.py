@@ -15,14 +15,16 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docs_mcp.collection import Scope
+from docs_mcp.corpus import SourceFile, walk_corpus
 from docs_mcp.errors import DocsMcpError
-from docs_mcp.indexer import PIPELINE_VERSION, IndexReport, ProgressSink, index_corpus
+from docs_mcp.indexer import PIPELINE_VERSION, IndexReport, ProgressSink, content_hash, index_corpus
 from docs_mcp.models import read_origin
 from docs_mcp.sources import DocSource, SourceSpec, open_source
-from docs_mcp.store import INDEX_FORMAT, IndexStore, Publication
+from docs_mcp.store import INDEX_FORMAT, IndexStore
 
 if TYPE_CHECKING:
     from docs_mcp.config import Settings
@@ -82,8 +84,9 @@ def recorded_origin(origin: Mapping[str, str]) -> dict[str, str]:
 class IndexedVersions:
     """What the index holds (its catalogue, read once per run), as sources ask about it."""
 
-    def __init__(self, catalogue: Mapping[Scope, Publication], model: str) -> None:
-        self.catalogue = catalogue
+    def __init__(self, store: IndexStore, model: str) -> None:
+        self.store = store
+        self.catalogue = store.catalogue()
         self.model = model
 
     def is_current(self, scope: Scope, label: str, origin: Mapping[str, str]) -> bool:
@@ -106,6 +109,26 @@ class IndexedVersions:
             and publication.corpus == label
             and publication.origin
         }
+
+    def changes(self, scope: Scope, root: Path) -> str:
+        publication = self.catalogue.get(scope)
+        published = {}
+        if publication is not None and publication.model == self.model and publication.format == INDEX_FORMAT:
+            published = self.store.scoped(scope).published_hashes()
+        found = {
+            item.doc_id: content_hash(item, self.model)
+            for item in walk_corpus(root)
+            if isinstance(item, SourceFile)
+        }
+        added = len(found.keys() - published.keys())
+        removed = len(published.keys() - found.keys())
+        changed = sum(1 for doc_id in found.keys() & published.keys() if found[doc_id] != published[doc_id])
+        unchanged = len(found) - added - changed
+        if not (added or changed or removed):
+            return f"up to date ({unchanged} files unchanged in {root})"
+        return (
+            f"would index {root}: {added} added, {changed} changed, {removed} removed, {unchanged} unchanged"
+        )
 
 
 @dataclass
@@ -178,7 +201,7 @@ def index_source(
     on; a failure of the source itself (its listing, its fetch) raises, with nothing changed."""
     started = clock()
     run = SourceRun(source.label, source.kind)
-    published = IndexedVersions(store.catalogue(), model)
+    published = IndexedVersions(store, model)
     checkouts = source.checkouts(published)
     with contextlib.closing(checkouts):  # type: ignore[type-var]  # a generator: releases its lock
         for checkout in checkouts:
@@ -263,7 +286,7 @@ def plan_sources(
     specs: list[SourceSpec], settings: Settings, store: IndexStore
 ) -> list[tuple[str, list[str]]]:
     """What `sync --dry-run` prints: per source, what a run would do (nothing is fetched or written)."""
-    published = IndexedVersions(store.catalogue(), settings.model)
+    published = IndexedVersions(store, settings.model)
     plans = []
     for spec in specs:
         try:

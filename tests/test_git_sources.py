@@ -713,6 +713,20 @@ def test_sync_dry_run_says_what_would_change_and_changes_nothing(daemon, frob, d
     assert out.count("up to date") == 3
 
 
+def test_sync_dry_run_counts_what_a_folder_would_change(db, tmp_path, corpus):
+    config = write_config(
+        tmp_path, f'db = "{db}"\n\n[[sources]]\nsource = "{corpus}"\ncollection = "handbook"\n'
+    )
+    _, out, _ = docs_mcp("--config", str(config), "sync", "--dry-run")
+    files = len(list(corpus.rglob("*.md")))
+    assert f"handbook latest: would index {corpus}: {files} added, 0 changed, 0 removed, 0 unchanged" in out
+    assert docs_mcp("--config", str(config), "sync")[0] == 0
+    first = sorted(corpus.rglob("*.md"))[0]
+    first.write_text(first.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    _, out, _ = docs_mcp("--config", str(config), "sync", "--dry-run")
+    assert f"0 added, 1 changed, 0 removed, {files - 1} unchanged" in out
+
+
 def test_sync_reads_the_sources_of_pyproject_toml(daemon, db, tmp_path, monkeypatch):
     (tmp_path / "pyproject.toml").write_text(
         f'[project]\nname = "x"\n\n[tool.docs-mcp]\ndb = "{db}"\n\n'

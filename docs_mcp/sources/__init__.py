@@ -58,6 +58,10 @@ class PublishedVersions(Protocol):
         """version -> recorded origin, for the versions of `collection` published from `label`."""
         ...
 
+    def changes(self, scope: Scope, root: Path) -> str:
+        """What indexing `root` into `scope` would change, in words ("2 added, 1 changed, ...")."""
+        ...
+
 
 class DocSource(Protocol):
     kind: str  # "folder", "website" or "git"
@@ -101,7 +105,7 @@ class FolderSource:
         yield Checkout(self.scope, self.label, self.root)
 
     def plan(self, published: PublishedVersions) -> list[str]:
-        return [f"{self.scope.label}: would index {self.root}; only files whose content changed are embedded"]
+        return [f"{self.scope.label}: {published.changes(self.scope, self.root)}"]
 
 
 class WebsiteSource:
