@@ -22,7 +22,7 @@ they do for them. What docs-mcp adds, whatever the user's configuration says:
 
 - only the https, ssh, git and file transports (GIT_ALLOW_PROTOCOL), redirects included;
 - no hooks, no submodules, no filters (LFS or any other smudge filter: an LFS
-  pointer file is skipped, not downloaded), no background gc;
+  pointer file is skipped, not downloaded), no gc left running in the background;
 - no prompt can wait for an answer: no terminal (its own session, stdin closed),
   GIT_TERMINAL_PROMPT=0, no askpass program, ssh in batch mode, so a repository
   that needs credentials git cannot find fails at once with what to do;
@@ -115,8 +115,9 @@ _SAFE_OPTIONS = (
     "filter.lfs.smudge=",
     "filter.lfs.process=",
     "filter.lfs.required=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
+    # Housekeeping stays inside the command and its time bound, never a process left behind.
+    "gc.autoDetach=false",
+    "maintenance.autoDetach=false",
     "advice.detachedHead=false",
     "protocol.version=2",
     "transfer.fsckObjects=true",
@@ -725,6 +726,15 @@ class CacheRepository:
     def fetch(self, wanted: Sequence[Wanted]) -> dict[str, str]:
         """Fetch the commits of `wanted` (one shallow, blobless fetch); version -> commit fetched."""
         refspecs = [f"+{w.fetch}:{LOCAL_REF_PREFIX}{w.version}" for w in wanted]
+        # Refs of earlier runs would keep their objects forever: the index, not this cache, knows
+        # which versions are current, so only this fetch's refs are kept (gc may drop the rest).
+        kept = {f"{LOCAL_REF_PREFIX}{w.version}" for w in wanted}
+        listed = self.runner.run(
+            ["for-each-ref", "--format=%(refname)", LOCAL_REF_PREFIX], self.worktree, "listing cached refs"
+        )
+        for name in listed.split():
+            if name not in kept:
+                self.runner.run(["update-ref", "-d", name], self.worktree, "dropping a cached ref")
         self.runner.run(
             [
                 "fetch",
