@@ -157,9 +157,11 @@ class GitRemote:
         return self.username is not None
 
     def redact(self, text: str) -> str:
-        """`text` with this URL's credentials, and any user:password@ in a URL, removed."""
+        """`text` with this URL's credentials, and any user:password@ in a URL, removed. git is
+        never given them in a URL, so this is a second line of defence; values under 4 characters
+        are left alone (replacing every "u" of a message would only garble it)."""
         for secret in (self.password, self.username):
-            if secret:
+            if secret and len(secret) >= 4:
                 text = text.replace(secret, "***")
         return redact_urls(text)
 
