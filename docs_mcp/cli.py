@@ -637,13 +637,30 @@ def eval_(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Write each query's ranking here (JSONL).")
     ] = None,
+    expansions: Annotated[
+        Path | None,
+        typer.Option(
+            "--expansions",
+            help="JSONL of {'query', 'keywords', 'hypothetical_answer'}: an assistant's expansions of "
+            "the labelled queries (or put those fields on the label lines).",
+        ),
+    ] = None,
 ) -> None:
     """Measure retrieval on labelled questions (hit@k, MRR@10, nDCG@10 with 95% intervals).
 
     The corpus is indexed first if the index is missing or stale, then every query runs
-    through the same search as the search_docs tool."""
+    through the same search as the search_docs tool. When the labels carry keywords or a
+    hypothetical answer, the report adds the guided search, and a control that gives each
+    question another question's expansions, each against the bare query."""
     from docs_mcp.embed import FastEmbedder
-    from docs_mcp.evaluation import evaluate, load_labels, parse_modes, write_per_query
+    from docs_mcp.evaluation import (
+        evaluate,
+        evaluate_guided,
+        load_labels,
+        parse_modes,
+        with_expansions,
+        write_per_query,
+    )
     from docs_mcp.indexer import index_corpus
     from docs_mcp.search import DocsService
     from docs_mcp.store import IndexStore
@@ -652,6 +669,8 @@ def eval_(
     settings = _settings(corpus=corpus, db=db, model=model)
     modes = parse_modes(mode)
     label_set = load_labels(labels, group_by)
+    if expansions is not None:
+        label_set = with_expansions(label_set, expansions)
     embedder = FastEmbedder(
         settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
     )
@@ -661,6 +680,9 @@ def eval_(
         typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)
     service = DocsService(store, lambda: embedder, model=settings.model)
     metrics, outcomes = evaluate(service, label_set, modes)
+    if any(label.guided for label in label_set):
+        metrics["guided"], runs = evaluate_guided(service, label_set, outcomes.get("hybrid"))
+        outcomes.update({"guided": runs["guided"], "control": runs["control"]})
     metrics["labels"] = str(labels)
     metrics["index_version"] = service.info().index_version
     print_eval_report(metrics)

@@ -135,6 +135,10 @@ class SearchHit(BaseModel):
     line: int | None = Field(
         default=None, description="Code examples: line of the code fence in source_path."
     )
+    matched_by: list[Literal["question", "keywords", "hypothetical_answer"]] | None = Field(
+        default=None,
+        description="With keywords or hypothetical_answer: which of the texts found this hit.",
+    )
 
 
 class SearchResult(BaseModel):

@@ -20,8 +20,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class RankedList:
-    name: str
+    name: str  # the retriever: "vector", "keyword", "headings"; weights are keyed by it
     rows: Sequence[Mapping[str, Any]]  # chunks, best first; each has "id" and "doc_id"
+    source: str = "question"  # what was searched for: the question, or an assistant's expansion
 
 
 @dataclass(frozen=True)

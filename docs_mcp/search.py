@@ -20,9 +20,12 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
 
 from docs_mcp.codeblocks import normalize_language
 from docs_mcp.collection import (
@@ -39,6 +42,13 @@ from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError, UnknownCollectionError
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.formats import suffix_of
+from docs_mcp.guidance import (
+    Guidance,
+    TextKind,
+    disagreement_note,
+    found_by,
+    keep_question_in_reach,
+)
 from docs_mcp.models import (
     CollectionInfo,
     CollectionList,
@@ -383,11 +393,16 @@ class DocsService:
         language: str | None = None,
         collection: str | None = None,
         version: str | None = None,
+        keywords: Sequence[str] | None = None,
+        hypothetical_answer: str | None = None,
     ) -> SearchResult:
         """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines.
 
         kind="prose" ranks pages (one hit per page); kind="code" ranks code examples, each its
-        own hit, optionally only those in `language` (any common spelling: py, python3...)."""
+        own hit, optionally only those in `language` (any common spelling: py, python3...).
+        `keywords` and `hypothetical_answer` are an assistant's expansions of the query
+        (guidance.py): searched beside it and fused, each hit saying which texts found it.
+        Without them the ranking is the query's alone."""
         text = " ".join(query.split())
         if not text:
             raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
@@ -401,33 +416,67 @@ class DocsService:
                 f"language={language!r} filters code examples; search with kind='code' "
                 "(CLI: --kind code) to use it"
             )
+        guidance = Guidance.clean(keywords, hypothetical_answer)
         snapshot = self.snapshot(collection, version)
-        if kind == "code":
-            return self._search_code(snapshot, text[:MAX_QUERY_CHARS], limit, prefix, mode, wanted)
         text = text[:MAX_QUERY_CHARS]
         limit = max(1, min(limit, MAX_LIMIT))
+        if kind == "code":
+            return self._search_code(snapshot, text, limit, prefix, mode, wanted, guidance)
+        empty = SearchResult(query=text, hits=[], index_version=snapshot.version, **_provenance(snapshot))
         doc_ids = _doc_ids_under(snapshot, prefix)
         if doc_ids is not None and not doc_ids:
-            return SearchResult(
-                query=text,
-                hits=[],
-                index_version=snapshot.version,
-                note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
-                **_provenance(snapshot),
-            )
+            note = f"no document id starts with {prefix!r}; call list_docs to see the folders"
+            return empty.model_copy(update={"note": note})
         depth = self.ranking.candidates
-        # BM25 needs no query vector, so it runs while the query is embedded and searched.
-        keyword = (
-            self._pool.submit(snapshot.keyword_search, text, depth, doc_ids) if mode != "vector" else None
+        retrievers = _Retrievers(
+            vector=lambda vector: snapshot.vector_search(vector, depth, doc_ids),
+            keyword=lambda words: snapshot.keyword_search(words, depth, doc_ids),
+            headings=lambda name: snapshot.heading_search(name, depth, doc_ids),
+        )
+        lists = self._ranked_lists(retrievers, text, guidance, mode)
+        ranked, matched, disagreement = self._fuse(lists, guidance)
+        hits = build_hits(ranked, snapshot, limit, matched)
+        return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
+
+    def _ranked_lists(
+        self, retrievers: _Retrievers, question: str, guidance: Guidance, mode: SearchMode
+    ) -> list[RankedList]:
+        """Every search of one call, each a RankedList naming its retriever and the text it
+        searched. A bare query gives today's two lists: vector, then keyword."""
+        texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
+        # BM25 needs no query vector, so it runs while the texts are embedded and searched.
+        keyword_jobs = (
+            [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
+            if mode != "vector"
+            else []
         )
         lists = []
         if mode != "fts":
-            vector = self.embedder.embed_query(text)
-            lists.append(RankedList("vector", snapshot.vector_search(vector, depth, doc_ids)))
-        if keyword is not None:
-            lists.append(RankedList("keyword", keyword.result()))
-        hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
+            if guidance.empty:
+                vectors = [self.embedder.embed_query(question)]
+            else:
+                vectors = list(self.embedder.embed_queries([text for _, text in texts]))
+            for (source, _), vector in zip(texts, vectors, strict=True):
+                lists.append(RankedList("vector", retrievers.vector(vector), source))
+        if mode != "vector":
+            if retrievers.headings is not None:
+                names = [(source, text) for source, text in texts if source == "keywords"]
+                lists += [RankedList("headings", retrievers.headings(text), source) for source, text in names]
+            lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
+        return lists
+
+    def _fuse(
+        self, lists: list[RankedList], guidance: Guidance
+    ) -> tuple[list[RankedDoc], dict[str, list[TextKind]] | None, str | None]:
+        """The fused ranking; for a guided search also which texts found each result, and a
+        note when the question and the expansions disagree (guidance.py)."""
+        fused = rank_documents(lists, self.ranking)
+        if guidance.empty:
+            return fused, None, None
+        own = rank_documents([ranked for ranked in lists if ranked.source == "question"], self.ranking)
+        expanded = rank_documents([ranked for ranked in lists if ranked.source != "question"], self.ranking)
+        note = disagreement_note(own, expanded)
+        return keep_question_in_reach(fused, own), found_by(lists), note
 
     def _search_code(
         self,
@@ -437,9 +486,9 @@ class DocsService:
         prefix: str | None,
         mode: SearchMode,
         language: str | None,
+        guidance: Guidance,
     ) -> SearchResult:
         """Hybrid search over the code examples, fused like prose but one hit per example."""
-        limit = max(1, min(limit, MAX_LIMIT))
         empty = SearchResult(
             query=text,
             kind="code",
@@ -464,21 +513,15 @@ class DocsService:
             return empty.model_copy(update={"note": note})
         where = snapshot.code_filter(doc_ids, language)
         depth = self.ranking.candidates
-        keyword = (
-            self._pool.submit(snapshot.code_keyword_search, text, depth, where) if mode != "vector" else None
+        retrievers = _Retrievers(
+            vector=lambda vector: _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language)),
+            keyword=lambda words: _per_example(snapshot.code_keyword_search(words, depth, where)),
+            headings=None,  # headings name pages and sections, not code examples
         )
-        lists = []
-        if mode != "fts":
-            vector = self.embedder.embed_query(text)
-            lists.append(
-                RankedList(
-                    "vector", _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
-                )
-            )
-        if keyword is not None:
-            lists.append(RankedList("keyword", _per_example(keyword.result())))
-        hits = build_code_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return empty.model_copy(update={"hits": hits})
+        lists = self._ranked_lists(retrievers, text, guidance, mode)
+        ranked, matched, disagreement = self._fuse(lists, guidance)
+        hits = build_code_hits(ranked, snapshot, limit, matched)
+        return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
 
     # -- get_doc -------------------------------------------------------------
 
@@ -595,6 +638,20 @@ class DocsService:
 # -- helpers ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Retrievers:
+    """What one kind of search runs for each text: over chunks for prose, examples for code."""
+
+    vector: Callable[[np.ndarray], list[dict]]
+    keyword: Callable[[str], list[dict]]
+    headings: Callable[[str], list[dict]] | None  # an assistant's keywords as names of pages
+
+
+def _notes(*notes: str | None) -> str | None:
+    """Several notes as one, in order; None when there are none."""
+    return "; ".join(note for note in notes if note) or None
+
+
 def _provenance(snapshot: Snapshot) -> dict[str, Any]:
     """Which docs an answer came from: its collection and version."""
     return {"collection": snapshot.scope.collection, "version": snapshot.scope.version}
@@ -661,7 +718,12 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
     return None if len(matches) == len(snapshot.docs) else matches
 
 
-def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+def build_hits(
+    ranked: list[RankedDoc],
+    snapshot: Snapshot,
+    limit: int,
+    matched: Mapping[str, list[TextKind]] | None = None,
+) -> list[SearchHit]:
     shown = ranked[:limit]
     details = snapshot.chunk_details([doc.best_chunk for doc in shown])
     hits = []
@@ -678,6 +740,7 @@ def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[
                 heading_path=[h for h in chunk["heading_path"].split(" > ") if h],
                 snippet=_snippet(chunk["text"]),
                 score=round(doc.score, 6),
+                matched_by=None if matched is None else matched.get(doc.doc_id, []),
             )
         )
     return hits
@@ -692,7 +755,12 @@ def _by_count(snapshot: Snapshot) -> list[tuple[str, int]]:
     return sorted(snapshot.code_languages.items(), key=lambda item: (-item[1], item[0]))
 
 
-def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+def build_code_hits(
+    ranked: list[RankedDoc],
+    snapshot: Snapshot,
+    limit: int,
+    matched: Mapping[str, list[TextKind]] | None = None,
+) -> list[SearchHit]:
     shown = ranked[:limit]
     details = snapshot.code_details([example.best_chunk for example in shown])
     hits = []
@@ -716,6 +784,7 @@ def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> 
                 code_truncated=truncated,
                 context=row["context"],
                 line=row["line"],
+                matched_by=None if matched is None else matched.get(example.doc_id, []),
             )
         )
     return hits

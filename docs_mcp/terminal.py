@@ -212,27 +212,47 @@ def print_checks(checks: list[Check]) -> None:
     out.print(f"\n{failed} problem{'s' if failed != 1 else ''} found." if failed else "\nAll checks passed.")
 
 
+EVAL_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+
+
 def print_eval_report(metrics: dict[str, Any]) -> None:
-    table = Table(title=f"Retrieval on {metrics['labels']} (95% bootstrap intervals)")
-    table.add_column("mode")
-    for name in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"):
-        table.add_column(name, justify="right")
-    table.add_column("p50 ms", justify="right")
     rows: list[tuple[str, dict[str, Any]]] = []
     for mode, entry in metrics["modes"].items():
         rows.append((mode, entry))
         rows.extend((f"  {mode} {group}", sub) for group, sub in entry.get("groups", {}).items())
+    _print_metric_table(f"Retrieval on {metrics['labels']} (95% bootstrap intervals)", "mode", rows)
+    for baseline, differences in metrics.get("hybrid_vs_baselines", {}).items():
+        out.print(f"hybrid - {baseline}: " + _differences(differences, ("hit@5", "mrr@10", "ndcg@10")))
+    guided = metrics.get("guided")
+    if guided:
+        title = (
+            f"Guided search: {guided['questions_with_expansions']} questions with keywords / "
+            "hypothetical_answer (control: each given another question's)"
+        )
+        _print_metric_table(title, "search", list(guided["runs"].items()))
+        for name in ("guided", "control"):
+            out.print(f"{name} - bare: " + _differences(guided[f"{name}_vs_bare"], EVAL_METRICS))
+
+
+def _print_metric_table(title: str, first: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    table = Table(title=title)
+    table.add_column(first)
+    for name in EVAL_METRICS:
+        table.add_column(name, justify="right")
+    table.add_column("p50 ms", justify="right")
     for label, entry in rows:
         cells = [
             f"{entry[m]['mean']:.3f} [{entry[m]['ci95'][0]:.2f}, {entry[m]['ci95'][1]:.2f}]"
-            for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+            for m in EVAL_METRICS
         ]
         table.add_row(f"{label} (n={entry['queries']})", *cells, str(entry["latency_ms_p50"]))
     out.print(table)
-    for baseline, differences in metrics.get("hybrid_vs_baselines", {}).items():
-        parts = [
-            f"{m} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-            + ("" if d["excludes_zero"] else " (n.s.)")
-            for m, d in differences.items()
-        ]
-        out.print(f"hybrid - {baseline}: " + ", ".join(parts))
+
+
+def _differences(differences: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    return ", ".join(
+        f"{m} {differences[m]['mean']:+.3f} "
+        f"[{differences[m]['ci95'][0]:+.3f}, {differences[m]['ci95'][1]:+.3f}]"
+        + ("" if differences[m]["excludes_zero"] else " (n.s.)")
+        for m in metrics
+    )
