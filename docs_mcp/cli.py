@@ -57,6 +57,22 @@ CollectionOption = Annotated[
         help="Which collection (doc set); see `docs-mcp collections`. [default: the default one]",
     ),
 ]
+KeywordOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keyword",
+        "-k",
+        help="A name the answer is about (API, command, setting) or a word the page likely uses; "
+        "searched beside the query (repeat, up to 3).",
+    ),
+]
+HypotheticalAnswerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hypothetical-answer",
+        help="1-3 sentences written as the docs would answer; searched beside the query.",
+    ),
+]
 VersionOption = Annotated[
     str | None,
     typer.Option("--version", help="Which version of the collection. [default: its highest]"),
@@ -378,6 +394,8 @@ def search(
     ] = None,
     collection: CollectionOption = None,
     doc_version: VersionOption = None,
+    keyword: KeywordOption = None,
+    hypothetical_answer: HypotheticalAnswerOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -395,6 +413,8 @@ def search(
         language=language,
         collection=collection,
         version=doc_version,
+        keywords=keyword,
+        hypothetical_answer=hypothetical_answer,
     )
     if json_output:
         _print_json(result.model_dump(mode="json"))
@@ -411,6 +431,8 @@ def ask(
     ] = 4,
     collection: CollectionOption = None,
     doc_version: VersionOption = None,
+    keyword: KeywordOption = None,
+    hypothetical_answer: HypotheticalAnswerOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -423,7 +445,16 @@ def ask(
 
     service = DocsService.from_settings(_settings(db=db, model=model))
     # The passages are sized as ask_docs sizes them by default; the output itself has no budget.
-    retrieval = retrieve(service, question, passages, DEFAULT_MAX_TOKENS, collection, doc_version)
+    retrieval = retrieve(
+        service,
+        question,
+        passages,
+        DEFAULT_MAX_TOKENS,
+        collection,
+        doc_version,
+        keywords=keyword,
+        hypothetical_answer=hypothetical_answer,
+    )
     result = extractive(retrieval, None)
     if json_output:
         _print_json(result.model_dump(mode="json"))

@@ -34,10 +34,15 @@ MAX_HYPOTHETICAL_ANSWER_CHARS = 1000
 # The question's r-th page ranks no lower than QUESTION_EVERY * r: of the top ten, at
 # least three places belong to the question's own ranking, one per kind of text.
 QUESTION_EVERY = 3
-# The question and the expansions "disagree" when the first AGREEMENT_DEPTH pages of each
-# (each side's own fused ranking) have none in common. Measured at 10: 1% of real expansions on
-# Ray and 12% on tldr (where the question alone is often wrong), 83% and 94% of misleading ones.
-AGREEMENT_DEPTH = 10
+# A text "found" a page when one of its searches ranks the page among its first FOUND_DEPTH
+# (matched_by). Counting a page found anywhere among a search's candidates (50 chunks), a
+# third of the control's hits that the question did not find would have claimed it had.
+FOUND_DEPTH = 10
+# The question and the expansions "disagree" when none of the first BEST pages of either's own
+# ranking is among the first FOUND_DEPTH of the other's. Measured: the note fires for 3% of the
+# real expansions on Ray and 16% on tldr (where the question alone is often wrong), and for 87%
+# and 95% of misleading ones (each question given another's expansions).
+BEST = 3
 
 
 @dataclass(frozen=True)
@@ -53,15 +58,18 @@ class Guidance:
         return not self.keywords and self.hypothetical_answer is None
 
     @classmethod
-    def clean(cls, keywords: Sequence[str] | None, hypothetical_answer: str | None) -> Guidance:
+    def clean(cls, keywords: Sequence[str] | str | None, hypothetical_answer: str | None) -> Guidance:
         """Blank texts are dropped, repeats kept once; too many or too long are clamped, with a note.
+        One string for `keywords` is one keyword.
 
         Nothing here is an error: an assistant that passed too much still gets its search."""
         notes = []
         kept: list[str] = []
-        for keyword in keywords or ():
+        seen: set[str] = set()
+        for keyword in [keywords] if isinstance(keywords, str) else keywords or ():
             text = _one_line(keyword)
-            if text and text.lower() not in (k.lower() for k in kept):
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
                 kept.append(text)
         if len(kept) > MAX_KEYWORDS:
             notes.append(
@@ -128,34 +136,31 @@ def keep_question_in_reach(
     return ordered
 
 
-def found_by(lists: Sequence[RankedList]) -> dict[str, list[TextKind]]:
-    """Doc id -> the kinds of text whose searches found it (among their candidates), in
-    TEXT_KINDS order. Each list's `source` names the kind of text it searched for."""
+def found_by(lists: Sequence[RankedList], depth: int = FOUND_DEPTH) -> dict[str, list[TextKind]]:
+    """Doc id -> the kinds of text with a search that ranks it among its first `depth` pages,
+    in TEXT_KINDS order. Each list's `source` names the kind of text it searched for."""
     found: dict[str, set[str]] = {}
     for ranked in lists:
-        for doc_id in collapse_to_documents(ranked.rows):
+        for doc_id in collapse_to_documents(ranked.rows)[:depth]:
             found.setdefault(doc_id, set()).add(ranked.source)
     return {doc_id: [kind for kind in TEXT_KINDS if kind in kinds] for doc_id, kinds in found.items()}
 
 
-def disagreement_note(
-    own: Sequence[RankedDoc],
-    expanded: Sequence[RankedDoc],
-    depth: int = AGREEMENT_DEPTH,
-) -> str | None:
-    """A note when the question alone and the expansions alone share none of their first
-    `depth` pages: one of them is probably off, and the assistant should know which found what."""
-    own_top = [doc.doc_id for doc in own[:depth]]
-    expanded_top = [doc.doc_id for doc in expanded[:depth]]
-    if not own_top or not expanded_top or set(own_top) & set(expanded_top):
+def disagreement_note(own: Sequence[RankedDoc], expanded: Sequence[RankedDoc], pages: int) -> str | None:
+    """A note when none of the best pages of the question alone or of the expansions alone is
+    among the other's first ones: one of them is probably off, and the assistant should know
+    which found what. "First" is the first tenth of the `pages` searched, from BEST up to
+    FOUND_DEPTH: in a small doc set every search reaches most pages, by chance."""
+    depth = max(BEST, min(FOUND_DEPTH, pages // 10))
+    own_ids = [doc.doc_id for doc in own[:depth]]
+    expanded_ids = [doc.doc_id for doc in expanded[:depth]]
+    if not own_ids or not expanded_ids:
         return None
-
-    def named(doc_ids: list[str]) -> str:
-        return ", ".join(doc_ids[:3])
-
+    if set(own_ids[:BEST]) & set(expanded_ids) or set(expanded_ids[:BEST]) & set(own_ids):
+        return None
     return (
-        f"the question and the keywords/hypothetical_answer found different pages (none in common "
-        f"among the first {depth} of each): the question alone finds {named(own_top)}; the "
-        f"expansions find {named(expanded_top)}. Each hit's matched_by says which texts found it; "
-        "if the expansions named the wrong things, search again with other keywords"
+        "the question and the keywords/hypothetical_answer found different pages: the question "
+        f"alone finds {', '.join(own_ids[:BEST])}; the expansions find {', '.join(expanded_ids[:BEST])}. "
+        "Each hit's matched_by says which texts found it; if the expansions named the wrong "
+        "things, search again with other keywords"
     )

@@ -137,7 +137,8 @@ class SearchHit(BaseModel):
     )
     matched_by: list[Literal["question", "keywords", "hypothetical_answer"]] | None = Field(
         default=None,
-        description="With keywords or hypothetical_answer: which of the texts found this hit.",
+        description="With keywords or hypothetical_answer: the texts whose own search ranks this hit "
+        "among its first 10 (empty: only their fusion ranks it this high).",
     )
 
 

@@ -393,7 +393,7 @@ class DocsService:
         language: str | None = None,
         collection: str | None = None,
         version: str | None = None,
-        keywords: Sequence[str] | None = None,
+        keywords: Sequence[str] | str | None = None,
         hypothetical_answer: str | None = None,
     ) -> SearchResult:
         """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines.
@@ -430,11 +430,12 @@ class DocsService:
         depth = self.ranking.candidates
         retrievers = _Retrievers(
             vector=lambda vector: snapshot.vector_search(vector, depth, doc_ids),
+            vectors=lambda vectors: snapshot.vector_search_each(vectors, depth, doc_ids),
             keyword=lambda words: snapshot.keyword_search(words, depth, doc_ids),
             headings=lambda name: snapshot.heading_search(name, depth, doc_ids),
         )
         lists = self._ranked_lists(retrievers, text, guidance, mode)
-        ranked, matched, disagreement = self._fuse(lists, guidance)
+        ranked, matched, disagreement = self._fuse(lists, guidance, len(doc_ids or snapshot.docs))
         hits = build_hits(ranked, snapshot, limit, matched)
         return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
 
@@ -442,8 +443,10 @@ class DocsService:
         self, retrievers: _Retrievers, question: str, guidance: Guidance, mode: SearchMode
     ) -> list[RankedList]:
         """Every search of one call, each a RankedList naming its retriever and the text it
-        searched. A bare query gives today's two lists: vector, then keyword."""
-        texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
+        searched. A bare query gives today's two lists, vector then keyword; with guidance the
+        question's vector is the same as alone (embed_queries) and is searched the same way."""
+        expansions = guidance.texts()
+        texts: list[tuple[TextKind, str]] = [("question", question), *expansions]
         # BM25 needs no query vector, so it runs while the texts are embedded and searched.
         keyword_jobs = (
             [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
@@ -452,21 +455,28 @@ class DocsService:
         )
         lists = []
         if mode != "fts":
-            if guidance.empty:
-                vectors = [self.embedder.embed_query(question)]
+            if expansions:
+                vectors = self.embedder.embed_queries([text for _, text in texts])
             else:
-                vectors = list(self.embedder.embed_queries([text for _, text in texts]))
-            for (source, _), vector in zip(texts, vectors, strict=True):
-                lists.append(RankedList("vector", retrievers.vector(vector), source))
-        if mode != "vector":
-            if retrievers.headings is not None:
-                names = [(source, text) for source, text in texts if source == "keywords"]
-                lists += [RankedList("headings", retrievers.headings(text), source) for source, text in names]
-            lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
+                vectors = self.embedder.embed_query(question)[np.newaxis]
+            lists.append(RankedList("vector", retrievers.vector(vectors[0]), "question"))
+            if expansions:
+                found = retrievers.vectors(vectors[1:])
+                lists += [
+                    RankedList("vector", rows, kind)
+                    for (kind, _), rows in zip(expansions, found, strict=True)
+                ]
+        if mode != "vector" and retrievers.headings is not None:
+            lists += [
+                RankedList("headings", retrievers.headings(text), kind)
+                for kind, text in expansions
+                if kind == "keywords"
+            ]
+        lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
         return lists
 
     def _fuse(
-        self, lists: list[RankedList], guidance: Guidance
+        self, lists: list[RankedList], guidance: Guidance, pages: int
     ) -> tuple[list[RankedDoc], dict[str, list[TextKind]] | None, str | None]:
         """The fused ranking; for a guided search also which texts found each result, and a
         note when the question and the expansions disagree (guidance.py)."""
@@ -475,7 +485,7 @@ class DocsService:
             return fused, None, None
         own = rank_documents([ranked for ranked in lists if ranked.source == "question"], self.ranking)
         expanded = rank_documents([ranked for ranked in lists if ranked.source != "question"], self.ranking)
-        note = disagreement_note(own, expanded)
+        note = disagreement_note(own, expanded, pages)
         return keep_question_in_reach(fused, own), found_by(lists), note
 
     def _search_code(
@@ -515,11 +525,15 @@ class DocsService:
         depth = self.ranking.candidates
         retrievers = _Retrievers(
             vector=lambda vector: _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language)),
+            vectors=lambda vectors: [
+                _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
+                for vector in vectors
+            ],
             keyword=lambda words: _per_example(snapshot.code_keyword_search(words, depth, where)),
             headings=None,  # headings name pages and sections, not code examples
         )
         lists = self._ranked_lists(retrievers, text, guidance, mode)
-        ranked, matched, disagreement = self._fuse(lists, guidance)
+        ranked, matched, disagreement = self._fuse(lists, guidance, snapshot.publication.code)
         hits = build_code_hits(ranked, snapshot, limit, matched)
         return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
 
@@ -643,6 +657,7 @@ class _Retrievers:
     """What one kind of search runs for each text: over chunks for prose, examples for code."""
 
     vector: Callable[[np.ndarray], list[dict]]
+    vectors: Callable[[np.ndarray], list[list[dict]]]  # one list per row, in one pass
     keyword: Callable[[str], list[dict]]
     headings: Callable[[str], list[dict]] | None  # an assistant's keywords as names of pages
 

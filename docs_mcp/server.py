@@ -14,6 +14,7 @@ passages and has the client's own model write the answer through sampling
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
@@ -77,6 +78,12 @@ This server answers questions from a documentation site.
 4. Or call ask_docs with a whole question: it retrieves the best sections and, if your client
    supports sampling, has your model answer from them with citations (id#anchor); otherwise it
    returns the passages, each with the id to cite.
+Pass what you know: search_docs and ask_docs also take `keywords` (up to 3 names the answer is
+about: APIs, functions, commands, settings, or terms the page likely uses) and
+`hypothetical_answer` (1-3 sentences written as the docs would answer). Each is searched beside
+the query; pages they agree on rank first, which finds the right page far more often. Every hit's
+`matched_by` says which texts found it; a note says when the query and your guesses found
+different pages: then check your guesses, or search again with other keywords.
 If list_collections shows several collections (doc sets) or versions, pass `collection` (and
 `version`, else the highest one) to the other tools; without them they use the default collection.
 To find code to run or adapt, call search_docs with kind='code' (and language='python', 'bash',
@@ -130,6 +137,24 @@ Language = Annotated[
         max_length=50,
         description="With kind='code': only examples in this language, e.g. 'python', 'bash', 'yaml' "
         "(aliases such as 'py' or 'sh' work).",
+    ),
+]
+
+
+Keywords = Annotated[
+    list[str] | str | None,
+    Field(
+        description="Up to 3 short keyword queries: the API, function, class, command or setting names "
+        "the answer is about, or words the answering page likely uses; each is searched beside the "
+        "query. Example for 'read rows from Postgres': ['read_sql', 'PostgreSQL connection'].",
+    ),
+]
+HypotheticalAnswer = Annotated[
+    str | None,
+    Field(
+        description="1-3 sentences written the way the docs would answer the query, naming what you "
+        "expect; searched beside the query. Example: 'Use read_sql(query, connection) to load the "
+        "rows of a SQL query into a dataset.'",
     ),
 ]
 
@@ -228,13 +253,15 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         language: Language = None,
         collection: Collection = None,
         version: Version = None,
+        keywords: Keywords = None,
+        hypothetical_answer: HypotheticalAnswer = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Search the documentation (meaning and keywords combined). Returns at most one hit per
         page, best first; pass a hit's `open_with` to get_doc to read it. With kind='code' it
-        returns code examples instead, optionally in one language."""
-        result = await _call(
-            service.search, query, limit, prefix, "hybrid", kind, language, collection, version
-        )
+        returns code examples instead, optionally in one language. Pass keywords and a
+        hypothetical_answer when you can: they find the right page far more often."""
+        search = functools.partial(service.search, keywords=keywords, hypothetical_answer=hypothetical_answer)
+        result = await _call(search, query, limit, prefix, "hybrid", kind, language, collection, version)
         return _result(*fit_search(result, max_tokens))
 
     @server.tool(annotations=READ_ONLY)
@@ -290,13 +317,25 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
         collection: Collection = None,
         version: Version = None,
+        keywords: Keywords = None,
+        hypothetical_answer: HypotheticalAnswer = None,
     ) -> Annotated[CallToolResult, AskResult] | InputRequiredResult:
         """Answer a question from the documentation. Retrieves the best sections; if the client
         supports sampling, its own model writes the answer from them citing `id#anchor`
-        (mode 'sampled'), otherwise the passages come back with their ids (mode 'extractive')."""
+        (mode 'sampled'), otherwise the passages come back with their ids (mode 'extractive').
+        keywords and hypothetical_answer guide the retrieval as they do for search_docs."""
         try:
             result = await sampling.answer(
-                ctx, service, question, passages, max_tokens, sampling_timeout, collection, version
+                ctx,
+                service,
+                question,
+                passages,
+                max_tokens,
+                sampling_timeout,
+                collection,
+                version,
+                keywords=keywords,
+                hypothetical_answer=hypothetical_answer,
             )
         except DocsMcpError as error:
             raise ToolError(str(error)) from error

@@ -223,7 +223,21 @@ def _nearest(
     """The `limit` rows of a normalised matrix nearest to `vector` by cosine, among the rows
     `keep` marks (all when None), best first, as (row, cosine distance)."""
     query = vector.astype(np.float32) / max(float(np.linalg.norm(vector)), 1e-12)
-    similarity = matrix @ query
+    return _top_rows(matrix @ query, limit, keep)
+
+
+def _nearest_each(
+    matrix: np.ndarray, vectors: np.ndarray, limit: int, keep: np.ndarray | None
+) -> list[list[tuple[int, float]]]:
+    """_nearest for several vectors, with one pass over the matrix: a guided search's five
+    products took 5 ms one by one on the Ray docs, the matrix being read five times."""
+    queries = vectors.astype(np.float32)
+    queries /= np.maximum(np.linalg.norm(queries, axis=1, keepdims=True), 1e-12)
+    similarities = matrix @ queries.T
+    return [_top_rows(similarities[:, column], limit, keep) for column in range(len(queries))]
+
+
+def _top_rows(similarity: np.ndarray, limit: int, keep: np.ndarray | None) -> list[tuple[int, float]]:
     if keep is not None:
         similarity = np.where(keep, similarity, -np.inf)
     count = min(limit, int(np.isfinite(similarity).sum()))
@@ -566,14 +580,26 @@ class Snapshot:
         query = query.select([*CANDIDATE_COLUMNS, "_distance"]).with_row_id(True)
         return list(query.limit(limit).to_list())
 
+    def vector_search_each(
+        self, vectors: np.ndarray, limit: int, doc_ids: Sequence[str] | None = None
+    ) -> list[list[dict]]:
+        """vector_search for each row of `vectors` (the texts of one guided search)."""
+        if self._matrix is None:
+            return [self.vector_search(vector, limit, doc_ids) for vector in vectors]
+        keep = None if doc_ids is None else self._of_docs(self._row_doc, doc_ids)
+        return [self._chunk_rows(found) for found in _nearest_each(self._matrix, vectors, limit, keep)]
+
     def _vector_search_in_memory(
         self, vector: np.ndarray, limit: int, doc_ids: Sequence[str] | None
     ) -> list[dict]:
         assert self._matrix is not None
         keep = None if doc_ids is None else self._of_docs(self._row_doc, doc_ids)
+        return self._chunk_rows(_nearest(self._matrix, vector, limit, keep))
+
+    def _chunk_rows(self, found: list[tuple[int, float]]) -> list[dict]:
         return [
             {"id": self._row_ids[i], "doc_id": self._row_doc_ids[i], "_distance": distance}
-            for i, distance in _nearest(self._matrix, vector, limit, keep)
+            for i, distance in found
         ]
 
     def _of_docs(self, row_doc: np.ndarray, doc_ids: Sequence[str]) -> np.ndarray:

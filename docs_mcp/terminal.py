@@ -126,14 +126,20 @@ def print_search(result: SearchResult) -> None:
     if result.kind == "code":
         _print_code_hits(result)
         return
+    guided = any(hit.matched_by is not None for hit in result.hits)
     table = Table(title=f"Results for {result.query!r}", show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("id (docs-mcp get ID)", style="cyan", overflow="fold")
     table.add_column("title / section", style="bold")
     table.add_column("snippet")
+    if guided:
+        table.add_column("matched by")
     for number, hit in enumerate(result.hits, 1):
-        table.add_row(str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet)
+        cells = [str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet]
+        table.add_row(*cells, *([", ".join(hit.matched_by or [])] if guided else []))
     out.print(table)
+    if result.note:
+        out.print(f"\n{result.note}", markup=False)
 
 
 def _print_code_hits(result: SearchResult) -> None:
