@@ -51,6 +51,7 @@ class QueryOutcome:
     rank: int | None  # 1-based rank of the first relevant doc within DEPTH
     seconds: float
     group: str | None
+    disagreed: bool | None = None  # a guided search's expansions_disagree
 
     def scores(self) -> dict[str, float]:
         return query_scores(self.ranked, set(self.relevant))
@@ -167,6 +168,9 @@ def summarise(outcomes: Sequence[QueryOutcome]) -> dict[str, Any]:
         summary[metric] = {"mean": round(mean(values), 4), "ci95": [round(low, 4), round(high, 4)]}
     latencies = sorted(o.seconds for o in outcomes)
     summary["latency_ms_p50"] = round(1000 * latencies[len(latencies) // 2], 2) if latencies else None
+    guided = [o.disagreed for o in outcomes if o.disagreed is not None]
+    if guided:  # how often a guided search said its expansions pointed elsewhere
+        summary["expansions_disagree"] = round(mean([float(d) for d in guided]), 4)
     return summary
 
 
@@ -204,14 +208,17 @@ def run_queries(
             hypothetical_answer=guide.hypothetical_answer if guide else None,
         )
         seconds = clock() - started
-        outcomes.append(outcome_of(label, [hit.source_path for hit in result.hits], seconds))
+        ranked = [hit.source_path for hit in result.hits]
+        outcomes.append(outcome_of(label, ranked, seconds, result.expansions_disagree))
     return outcomes
 
 
-def outcome_of(label: Label, ranked: list[str], seconds: float) -> QueryOutcome:
+def outcome_of(
+    label: Label, ranked: list[str], seconds: float, disagreed: bool | None = None
+) -> QueryOutcome:
     """How one labelled query fared, given its ranked source paths."""
     first = next((i + 1 for i, path in enumerate(ranked) if path in label.relevant), None)
-    return QueryOutcome(label.query, sorted(label.relevant), ranked, first, seconds, label.group)
+    return QueryOutcome(label.query, sorted(label.relevant), ranked, first, seconds, label.group, disagreed)
 
 
 def evaluate(
@@ -294,4 +301,6 @@ def write_per_query(path: Path, outcomes: dict[str, list[QueryOutcome]]) -> None
                     "group": outcome.group,
                     "ms": round(outcome.seconds * 1000, 2),
                 }
+                if outcome.disagreed is not None:
+                    record["expansions_disagree"] = outcome.disagreed
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -149,6 +149,11 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
     index_version: int
     note: str | None = None
+    expansions_disagree: bool | None = Field(
+        default=None,
+        description="With keywords or hypothetical_answer: true when they and the query found "
+        "different pages (the note names both).",
+    )
     collection: str = Field(default="default", description="The collection these docs come from.")
     version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None

@@ -437,7 +437,7 @@ class DocsService:
         lists = self._ranked_lists(retrievers, text, guidance, mode)
         ranked, matched, disagreement = self._fuse(lists, guidance, len(doc_ids or snapshot.docs))
         hits = build_hits(ranked, snapshot, limit, matched)
-        return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
+        return empty.model_copy(update=_guided_fields(hits, guidance, matched, disagreement))
 
     def _ranked_lists(
         self, retrievers: _Retrievers, question: str, guidance: Guidance, mode: SearchMode
@@ -535,7 +535,7 @@ class DocsService:
         lists = self._ranked_lists(retrievers, text, guidance, mode)
         ranked, matched, disagreement = self._fuse(lists, guidance, snapshot.publication.code)
         hits = build_code_hits(ranked, snapshot, limit, matched)
-        return empty.model_copy(update={"hits": hits, "note": _notes(*guidance.notes, disagreement)})
+        return empty.model_copy(update=_guided_fields(hits, guidance, matched, disagreement))
 
     # -- get_doc -------------------------------------------------------------
 
@@ -662,9 +662,16 @@ class _Retrievers:
     headings: Callable[[str], list[dict]] | None  # an assistant's keywords as names of pages
 
 
-def _notes(*notes: str | None) -> str | None:
-    """Several notes as one, in order; None when there are none."""
-    return "; ".join(note for note in notes if note) or None
+def _guided_fields(
+    hits: list[SearchHit], guidance: Guidance, matched: Mapping[str, Any] | None, disagreement: str | None
+) -> dict[str, Any]:
+    """The hits, and what a guided search adds to a result: its notes and whether it disagreed."""
+    notes = "; ".join(note for note in (*guidance.notes, disagreement) if note) or None
+    return {
+        "hits": hits,
+        "note": notes,
+        "expansions_disagree": None if matched is None else disagreement is not None,
+    }
 
 
 def _provenance(snapshot: Snapshot) -> dict[str, Any]:

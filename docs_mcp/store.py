@@ -511,10 +511,16 @@ class Snapshot:
             self._load_vectors()
 
     def _load_vectors(self) -> None:
-        table = self._chunks.search().select([*CHUNK_COLUMNS, "vector"]).limit(None).to_arrow()
+        columns = [*CHUNK_COLUMNS, "vector"]
+        table = self._chunks.search().select(columns).with_row_id(True).limit(None).to_arrow()
         self._matrix = _normalised_matrix(table.column("vector"), self.publication.dim)
+        # Lance row id -> row here, for keyword_search: BM25 then returns row ids alone, and
+        # LanceDB skips reading ids back from disk (1.4 ms a query instead of 2.3 on Ray).
+        row_ids = table.column("_rowid").to_numpy()
+        self._rowid_order = np.argsort(row_ids)
+        self._sorted_rowids = row_ids[self._rowid_order]
         # One contiguous chunk per column: taking a hit's row is then 0.03 ms instead of 0.3.
-        self._rows = table.drop_columns(["vector"]).combine_chunks()
+        self._rows = table.drop_columns(["vector", "_rowid"]).combine_chunks()
         del table
         pa.default_memory_pool().release_unused()
         self._row_ids: list[str] = self._rows.column("id").to_pylist()
@@ -612,8 +618,15 @@ class Snapshot:
         where = self._where_docs(doc_ids)
         if where:
             query = query.where(where, prefilter=True)
-        query = query.select([*CANDIDATE_COLUMNS, "_score"]).with_row_id(self._matrix is None)
-        return list(query.limit(limit).to_list())
+        if self._matrix is None:
+            query = query.select([*CANDIDATE_COLUMNS, "_score"]).with_row_id(True)
+            return list(query.limit(limit).to_list())
+        found = query.select(["_score"]).with_row_id(True).limit(limit).to_arrow()
+        rows = self._rowid_order[np.searchsorted(self._sorted_rowids, found.column("_rowid").to_numpy())]
+        return [
+            {"id": self._row_ids[row], "doc_id": self._row_doc_ids[row], "_score": score}
+            for row, score in zip(rows.tolist(), found.column("_score").to_pylist(), strict=True)
+        ]
 
     def chunk_details(self, candidates: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """Every column but the vector, by id, for the candidates a search is about to show."""

@@ -238,6 +238,11 @@ def print_eval_report(metrics: dict[str, Any]) -> None:
         _print_metric_table(title, "search", list(guided["runs"].items()))
         for name in ("guided", "control"):
             out.print(f"{name} - bare: " + _differences(guided[f"{name}_vs_bare"], EVAL_METRICS))
+        rates = {name: run.get("expansions_disagree") for name, run in guided["runs"].items()}
+        out.print(
+            "expansions_disagree (the note that the expansions found other pages): "
+            + ", ".join(f"{name} {rate:.1%}" for name, rate in rates.items() if rate is not None)
+        )
 
 
 def _print_metric_table(title: str, first: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
