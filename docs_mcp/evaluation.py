@@ -100,7 +100,8 @@ def _expansions(record: dict[str, Any], where: str) -> tuple[tuple[str, ...], st
 
 def with_expansions(labels: Sequence[Label], path: Path) -> list[Label]:
     """`labels` with the expansions of a JSONL file of {"query", "keywords", "hypothetical_answer"}
-    lines, matched by query text; a line whose query is not labelled is an error naming it."""
+    lines, matched by query text (spacing aside); a line whose query is not labelled is an error
+    naming it."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
@@ -116,19 +117,20 @@ def with_expansions(labels: Sequence[Label], path: Path) -> list[Label]:
                 raise TypeError
         except (json.JSONDecodeError, KeyError, TypeError):
             raise ConfigError(f"{path}:{number}: expected a JSON object with a 'query' string") from None
-        by_query[query] = _expansions(record, f"{path}:{number}")
-    unknown = set(by_query) - {label.query for label in labels}
+        by_query[" ".join(query.split())] = _expansions(record, f"{path}:{number}")
+    unknown = set(by_query) - {" ".join(label.query.split()) for label in labels}
     if unknown:
         raise ConfigError(
             f"{path}: {len(unknown)} queries are not in the labels file, e.g. {sorted(unknown)[0]!r}; "
             "each line's 'query' must be a labelled query, exactly"
         )
-    return [
-        replace(label, keywords=by_query[label.query][0], hypothetical_answer=by_query[label.query][1])
-        if label.query in by_query
-        else label
-        for label in labels
-    ]
+    guided = []
+    for label in labels:
+        found = by_query.get(" ".join(label.query.split()))
+        guided.append(
+            label if found is None else replace(label, keywords=found[0], hypothetical_answer=found[1])
+        )
+    return guided
 
 
 def query_scores(ranked: Sequence[str], relevant: set[str]) -> dict[str, float]:
