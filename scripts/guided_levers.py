@@ -12,8 +12,13 @@ question's expansions (the same derangement `docs-mcp eval` uses).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
+
+from _bench_util import latency_summary
 
 from docs_mcp.embed import FastEmbedder
 from docs_mcp.evaluation import (
@@ -153,6 +158,54 @@ VARIANTS: dict[str, Variant] = {
     ),
     "each text a bare search, rankings fused (no headings, no reach)": _per_text,
 }
+
+
+def stage_costs(service: DocsService, labels: Sequence[Label], rounds: int = 3) -> dict[str, dict[str, Any]]:
+    """p50 / p95 milliseconds of each stage of a guided search, one after another, beside the
+    whole bare and whole guided searches. The service runs the BM25 searches on its pool while
+    the texts are embedded and searched, so a whole search costs less than the sum."""
+    snapshot = service.snapshot()
+    embedder = service.embedder
+    depth = service.ranking.candidates
+    snapshot.heading_search("warm up", 1)  # the heading index is built on first use
+    times: dict[str, list[float]] = defaultdict(list)
+
+    @contextmanager
+    def timed(stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        times[stage].append(time.perf_counter() - started)
+
+    guided = [label for label in labels if label.guided]
+    for _ in range(rounds):
+        for label in guided:
+            guidance = Guidance.clean(label.keywords, label.hypothetical_answer)
+            texts = [" ".join(label.query.split())] + [text for _, text in guidance.texts()]
+            with timed("embedding the query and expansions (one call)"):
+                vectors = embedder.embed_queries(texts)
+            with timed("vector searches (query; expansions in one pass)"):
+                snapshot.vector_search(vectors[0], depth)
+                snapshot.vector_search_each(vectors[1:], depth)
+            with timed("BM25 searches, one per text"):
+                for text in texts:
+                    snapshot.keyword_search(text, depth)
+            with timed("heading searches, one per keyword"):
+                for keyword in guidance.keywords:
+                    snapshot.heading_search(keyword, depth)
+            with timed("whole bare search"):
+                service.search(label.query, limit=10)
+            with timed("whole guided search"):
+                service.search(
+                    label.query,
+                    limit=10,
+                    keywords=label.keywords,
+                    hypothetical_answer=label.hypothetical_answer,
+                )
+    costs = {stage: latency_summary(seconds) for stage, seconds in times.items()}
+    print("\nGuided search, stage by stage (in process):")
+    for stage, cost in costs.items():
+        print(f"{stage:50s} p50 {cost['p50_ms']:6.2f} ms  p95 {cost['p95_ms']:6.2f} ms")
+    return costs
 
 
 def _line(summary: dict[str, Any]) -> str:

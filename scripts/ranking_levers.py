@@ -164,6 +164,8 @@ def main() -> None:
         print(f"{name:45s} {_line(summary)}  dMRR {delta['mean']:+.3f} [{low:+.3f}, {high:+.3f}]")
     if any(label.guided for label in labels):
         report["guided"] = guided_levers.measure(service, labels, embedder)
+        if args.stages:
+            report["guided"]["stages_ms"] = guided_levers.stage_costs(service, labels)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
