@@ -443,11 +443,15 @@ class DocsService:
         self, retrievers: _Retrievers, question: str, guidance: Guidance, mode: SearchMode
     ) -> list[RankedList]:
         """Every search of one call, each a RankedList naming its retriever and the text it
-        searched. A bare query gives today's two lists, vector then keyword; with guidance the
-        question's vector is the same as alone (embed_queries) and is searched the same way."""
-        expansions = guidance.texts()
-        texts: list[tuple[TextKind, str]] = [("question", question), *expansions]
-        # BM25 needs no query vector, so it runs while the texts are embedded and searched.
+        searched. A bare query gives today's two lists, vector then keyword. With guidance the
+        query's vector is the same as alone (embed_queries) and is searched the same way, and
+        the work overlaps: BM25 and the hypothetical answer's embedding (the longest) run on the
+        pool while the query and keywords are embedded and searched here."""
+        texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
+        answer = guidance.hypothetical_answer
+        answer_vector = (
+            self._pool.submit(self.embedder.embed_query, answer) if mode != "fts" and answer else None
+        )
         keyword_jobs = (
             [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
             if mode != "vector"
@@ -455,23 +459,21 @@ class DocsService:
         )
         lists = []
         if mode != "fts":
-            if expansions:
-                vectors = self.embedder.embed_queries([text for _, text in texts])
+            if guidance.keywords:
+                vectors = self.embedder.embed_queries([question, *guidance.keywords])
             else:
                 vectors = self.embedder.embed_query(question)[np.newaxis]
             lists.append(RankedList("vector", retrievers.vector(vectors[0]), "question"))
-            if expansions:
-                found = retrievers.vectors(vectors[1:])
-                lists += [
-                    RankedList("vector", rows, kind)
-                    for (kind, _), rows in zip(expansions, found, strict=True)
-                ]
+            if guidance.keywords:
+                lists += [RankedList("vector", rows, "keywords") for rows in retrievers.vectors(vectors[1:])]
         if mode != "vector" and retrievers.headings is not None:
             lists += [
-                RankedList("headings", retrievers.headings(text), kind)
-                for kind, text in expansions
-                if kind == "keywords"
+                RankedList("headings", retrievers.headings(name), "keywords") for name in guidance.keywords
             ]
+        if answer_vector is not None:
+            lists.append(
+                RankedList("vector", retrievers.vector(answer_vector.result()), "hypothetical_answer")
+            )
         lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
         return lists
 

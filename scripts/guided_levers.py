@@ -110,9 +110,15 @@ def _fused(
 def _served_order(question: list[RankedList], expansions: list[RankedList]) -> list[RankedList]:
     """The lists in the order the service fuses them (fusion sums per document, so the order
     only matters in the last bit of a score)."""
-    order = {("vector", "question"): 0, ("vector", "keywords"): 1, ("vector", "hypothetical_answer"): 2}
-    rest = {("headings", "keywords"): 3, ("keyword", "question"): 4, ("keyword", "keywords"): 5}
-    rank = {**order, **rest, ("keyword", "hypothetical_answer"): 6}
+    rank = {
+        ("vector", "question"): 0,
+        ("vector", "keywords"): 1,
+        ("headings", "keywords"): 2,
+        ("vector", "hypothetical_answer"): 3,
+        ("keyword", "question"): 4,
+        ("keyword", "keywords"): 5,
+        ("keyword", "hypothetical_answer"): 6,
+    }
     return sorted([*question, *expansions], key=lambda ranked: rank[(ranked.name, ranked.source)])
 
 
