@@ -198,6 +198,19 @@ async def check_all_tools(client: Client) -> None:
     assert found.structured_content["hits"][0]["doc_id"] == "guides/installation"
     assert "guides/installation#install-with-pip" in found.content[0].text
 
+    guided = await client.call_tool(
+        "search_docs",
+        {
+            "query": "wait for the outcome of a job",
+            "keywords": ["get_result"],
+            "hypothetical_answer": "get_result(job_id) waits for the job's result.",
+        },
+    )
+    assert not guided.is_error, guided.content
+    assert guided.structured_content is not None
+    assert guided.structured_content["hits"][0]["doc_id"] == "reference/api"
+    assert "keywords" in guided.structured_content["hits"][0]["matched_by"]
+
     page = await client.call_tool("get_doc", {"id": "guides/installation#install-with-pip"})
     assert not page.is_error, page.content
     assert page.structured_content is not None
