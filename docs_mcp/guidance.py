@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from docs_mcp.ranking import RankedDoc, RankedList, collapse_to_documents
+from docs_mcp.ranking import RankedDoc, RankedList
 
 TextKind = Literal["question", "keywords", "hypothetical_answer"]
 TEXT_KINDS: tuple[TextKind, ...] = ("question", "keywords", "hypothetical_answer")
@@ -141,7 +141,7 @@ def found_by(lists: Sequence[RankedList], depth: int = FOUND_DEPTH) -> dict[str,
     in TEXT_KINDS order. Each list's `source` names the kind of text it searched for."""
     found: dict[str, set[str]] = {}
     for ranked in lists:
-        for doc_id in collapse_to_documents(ranked.rows)[:depth]:
+        for doc_id in ranked.documents[:depth]:
             found.setdefault(doc_id, set()).add(ranked.source)
     return {doc_id: [kind for kind in TEXT_KINDS if kind in kinds] for doc_id, kinds in found.items()}
 

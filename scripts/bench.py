@@ -817,6 +817,18 @@ SUMMARY_ROWS: list[tuple[str, tuple[str, ...], str, Target | None]] = [
     ("search HTTP p95", ("latency", "search_http", "p95_ms"), "ms", None),
     ("search HTTP p99", ("latency", "search_http", "p99_ms"), "ms", at_most(60, "ms")),
     ("search HTTP errors", ("latency", "search_http", "errors"), "", ZERO_ERRORS),
+    (
+        "search in-process beside guided p50",
+        ("latency", "search_inprocess_beside_guided", "p50_ms"),
+        "ms",
+        None,
+    ),
+    (
+        "search in-process beside guided p99",
+        ("latency", "search_inprocess_beside_guided", "p99_ms"),
+        "ms",
+        None,
+    ),
     ("guided search in-process p50", ("latency", "guided_search_inprocess", "p50_ms"), "ms", None),
     ("guided search in-process p99", ("latency", "guided_search_inprocess", "p99_ms"), "ms", None),
     ("search HTTP beside guided p50", ("latency", "search_http_beside_guided", "p50_ms"), "ms", None),
