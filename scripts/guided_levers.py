@@ -186,12 +186,18 @@ def stage_costs(service: DocsService, labels: Sequence[Label], rounds: int = 3) 
     for _ in range(rounds):
         for label in guided:
             guidance = Guidance.clean(label.keywords, label.hypothetical_answer)
-            texts = [" ".join(label.query.split())] + [text for _, text in guidance.texts()]
-            with timed("embedding the query and expansions (one call)"):
-                vectors = embedder.embed_queries(texts)
-            with timed("vector searches (query; expansions in one pass)"):
+            question = " ".join(label.query.split())
+            texts = [question] + [text for _, text in guidance.texts()]
+            with timed("embedding the query and keywords (one call)"):
+                vectors = embedder.embed_queries([question, *guidance.keywords])
+            if guidance.hypothetical_answer is not None:
+                with timed("embedding the hypothetical answer"):
+                    answer = embedder.embed_query(guidance.hypothetical_answer)
+            with timed("vector searches (query, keywords in one pass, answer)"):
                 snapshot.vector_search(vectors[0], depth)
                 snapshot.vector_search_each(vectors[1:], depth)
+                if guidance.hypothetical_answer is not None:
+                    snapshot.vector_search(answer, depth)
             with timed("BM25 searches, one per text"):
                 for text in texts:
                     snapshot.keyword_search(text, depth)
