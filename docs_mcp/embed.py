@@ -43,6 +43,8 @@ class Embedder(Protocol):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def first_tokens(self, text: str, count: int) -> str: ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
 
@@ -218,6 +220,11 @@ class FastEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return np.asarray(next(iter(self._model.query_embed(text))), dtype=np.float32)
+
+    def first_tokens(self, text: str, count: int) -> str:
+        """`text` up to the end of its `count`-th token (the whole text when it is shorter)."""
+        encoding = self._counter.encode(text, add_special_tokens=False)
+        return text if len(encoding.ids) <= count else text[: encoding.offsets[count - 1][1]]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Several queries of one search (a question and an assistant's expansions), each vector

@@ -43,6 +43,7 @@ from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError, Unk
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.formats import suffix_of
 from docs_mcp.guidance import (
+    ANSWER_VECTOR_TOKENS,
     Guidance,
     TextKind,
     disagreement_note,
@@ -449,9 +450,7 @@ class DocsService:
         pool while the query and keywords are embedded and searched here."""
         texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
         answer = guidance.hypothetical_answer
-        answer_vector = (
-            self._pool.submit(self.embedder.embed_query, answer) if mode != "fts" and answer else None
-        )
+        answer_vector = self._pool.submit(self._embed_answer, answer) if mode != "fts" and answer else None
         keyword_jobs = (
             [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
             if mode != "vector"
@@ -476,6 +475,9 @@ class DocsService:
             )
         lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
         return lists
+
+    def _embed_answer(self, answer: str) -> np.ndarray:
+        return self.embedder.embed_query(self.embedder.first_tokens(answer, ANSWER_VECTOR_TOKENS))
 
     def _fuse(
         self, lists: list[RankedList], guidance: Guidance, pages: int

@@ -29,7 +29,7 @@ from docs_mcp.evaluation import (
     shuffled,
     summarise,
 )
-from docs_mcp.guidance import Guidance, keep_question_in_reach
+from docs_mcp.guidance import ANSWER_VECTOR_TOKENS, Guidance, keep_question_in_reach
 from docs_mcp.ranking import RankedList, RankingConfig, rank_documents
 from docs_mcp.search import DocsService
 
@@ -77,6 +77,10 @@ def _searches(service: DocsService, embedder: FastEmbedder, label: Label) -> Sea
     question = " ".join(label.query.split())
     texts = [("question", question), *guidance.texts()]
     vectors = embedder.embed_queries([text for _, text in texts])
+    if guidance.hypothetical_answer is not None:  # its vector reads its first tokens only
+        vectors[-1] = embedder.embed_query(
+            embedder.first_tokens(guidance.hypothetical_answer, ANSWER_VECTOR_TOKENS)
+        )
     found: Searches = {}
     for (kind, text), vector in zip(texts, vectors, strict=True):
         found.setdefault(("vector", kind), []).append(snapshot.vector_search(vector, depth))
@@ -191,8 +195,10 @@ def stage_costs(service: DocsService, labels: Sequence[Label], rounds: int = 3) 
             with timed("embedding the query and keywords (one call)"):
                 vectors = embedder.embed_queries([question, *guidance.keywords])
             if guidance.hypothetical_answer is not None:
-                with timed("embedding the hypothetical answer"):
-                    answer = embedder.embed_query(guidance.hypothetical_answer)
+                with timed("embedding the hypothetical answer (its first tokens)"):
+                    answer = embedder.embed_query(
+                        embedder.first_tokens(guidance.hypothetical_answer, ANSWER_VECTOR_TOKENS)
+                    )
             with timed("vector searches (query, keywords in one pass, answer)"):
                 snapshot.vector_search(vectors[0], depth)
                 snapshot.vector_search_each(vectors[1:], depth)

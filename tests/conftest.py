@@ -110,6 +110,9 @@ class HashingEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return np.stack([self._vector(t) for t in texts])
 
+    def first_tokens(self, text: str, count: int) -> str:
+        return " ".join(text.split()[:count])
+
 
 @pytest.fixture
 def fake_embedder() -> HashingEmbedder:
