@@ -107,6 +107,7 @@ class _Follower:
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self.snapshot: Snapshot | None = None
+        self._log_missing = False  # warned once that the publication log disappeared
         self._checked_at = time.monotonic()
         self.last_used = time.monotonic()
 
@@ -130,7 +131,11 @@ class _Follower:
         return self.snapshot or snapshot
 
     def refresh(self) -> bool:
-        """Switch to the newest publication, if any; True when the snapshot changed."""
+        """Switch to the newest publication, if any; True when the snapshot changed.
+
+        Publications are compared by identity (the log's id and the number), so an index deleted
+        and rebuilt in place, whose numbers start again at 1, is still seen as new. A snapshot
+        whose files failed a read is opened again even when the log did not move."""
         if self.snapshot is None:
             return False
         if not self._refresh_lock.acquire(blocking=False):
@@ -143,7 +148,19 @@ class _Follower:
             except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
                 log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
                 return False
-            if latest is None or latest.seq == self.snapshot.version:
+            if latest is None:
+                if not self._log_missing:
+                    log.warning(
+                        "the publication log at %s is gone (deleted?); still serving index version %d%s "
+                        "until `docs-mcp index` publishes there again",
+                        self.store.uri,
+                        self.snapshot.version,
+                        where,
+                    )
+                self._log_missing = True
+                return False
+            self._log_missing = False
+            if latest.identity == self.snapshot.publication.identity and not self.snapshot.damaged:
                 return False
             try:
                 self.snapshot = self.store.open_snapshot(expected_model=self._model)
