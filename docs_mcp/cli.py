@@ -334,7 +334,7 @@ def serve(
 ) -> None:
     """Serve the index over MCP: stdio (default) or streamable HTTP at /mcp."""
     from docs_mcp.search import DocsService
-    from docs_mcp.server import check_exposure, serve_http, serve_stdio
+    from docs_mcp.server import serve_stdio
 
     settings = _settings(
         transport=transport,
@@ -347,18 +347,24 @@ def serve(
         token=token,
         allow_unauthenticated=allow_unauthenticated or None,
     )
+    sockets = None
     if settings.transport == "http":
+        from docs_mcp.http import check_exposure, listen
+
         check_exposure(settings)  # before the model loads: fail in a second, not after it
+        sockets = listen(settings.host, settings.port)  # a busy port: one line, before the banner
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
         serve_stdio(service)
         return
+    from docs_mcp.http import serve_http
     from docs_mcp.terminal import print_serving_banner
 
+    assert sockets is not None
     print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
-    serve_http(service, settings)
+    serve_http(service, settings, sockets)
 
 
 @app.command()

@@ -245,6 +245,11 @@ class DocsService:
     # -- state ---------------------------------------------------------------
 
     @property
+    def refresh_seconds(self) -> float:
+        """How often a new publication is looked for: how stale a served version may be."""
+        return self._refresh_seconds
+
+    @property
     def embedder(self) -> Embedder:
         """Loaded on first use, so `list` and `get` never pay for the model."""
         if self._embedder is None:

@@ -240,6 +240,10 @@ def http_server(shared_db: str, model_cache: Path, tmp_path_factory: pytest.Temp
 
 @pytest.fixture(scope="session")
 def mcp_proxy() -> Path:
+    return installed_mcp_proxy()
+
+
+def installed_mcp_proxy() -> Path:
     """The mcp-proxy command, installed once into its own venv (it requires mcp<2, which must
     never reach the project's venv). Skips when the package registry cannot be reached."""
     command = MCP_PROXY_VENV / "bin" / "mcp-proxy"
