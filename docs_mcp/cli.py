@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -131,10 +130,9 @@ def main(
         # Reported by the command itself, which loads the settings again (doctor lists it as a
         # failed check); `COMMAND --help` keeps working meanwhile.
         level = "WARNING"
-    # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
-    logging.basicConfig(
-        level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from docs_mcp.logs import configure
+
+    configure(level)  # stderr (on stdio, stdout is the JSON-RPC wire), repeated lines limited
 
 
 @app.command()

@@ -211,6 +211,7 @@ def serve_http(service: DocsService, settings: Settings, sockets: list[socket.so
         ws="none",
         lifespan="on",
         log_level="warning",
+        log_config=None,  # uvicorn's records reach our handler, repeated lines limited (logs.py)
         backlog=BACKLOG,
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # a float works
     )
