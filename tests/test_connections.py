@@ -197,6 +197,10 @@ def test_the_cap_leaves_half_the_open_file_limit_to_the_server() -> None:
     assert connection_cap(0, 1_048_576) == 1024  # the default ceiling
     assert connection_cap(5000, 1024) == 512  # a setting never exceeds the room there is
     assert connection_cap(100, 1024) == 100
+    # What asyncio accepts in one go, twice over, still fits beside the cap.
+    for open_files in (256, 1024, 20_000):
+        limits = ConnectionLimits(connection_cap(0, open_files), 1, 1, 1)
+        assert limits.max_connections + 2 * limits.backlog < open_files - 20, open_files
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     assert raise_open_file_limit() == resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= soft
 

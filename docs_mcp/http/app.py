@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BODY_BYTES = 1024 * 1024  # a tools/call is well under 10 KB; 413 above this
-BACKLOG = 2048  # connections the kernel queues before we accept them (uvicorn's default)
+BACKLOG = 128  # connections queued before the server accepts them; serve_http sets its own
 
 
 def check_exposure(settings: Settings) -> None:
@@ -212,7 +212,7 @@ def serve_http(service: DocsService, settings: Settings, sockets: list[socket.so
         lifespan="on",
         log_level="warning",
         log_config=None,  # uvicorn's records reach our handler, repeated lines limited (logs.py)
-        backlog=BACKLOG,
+        backlog=limits.backlog,
         timeout_keep_alive=settings.keep_alive_seconds,  # type: ignore[arg-type]  # a float works
     )
     uvicorn.Server(config).run(sockets=sockets)

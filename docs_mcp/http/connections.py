@@ -2,10 +2,12 @@
 
 uvicorn's h11 protocol, with bounds it does not have:
 
-- A connection cap well below the open-file limit. Past it, the connection idle the longest
-  (no request in progress: a new connection still sending its request head, a keep-alive
-  connection between requests, or one trickling a body) is closed to make room; when every
-  connection is busy with a request, the new one gets 503 with `Retry-After` and is closed.
+- A connection cap well below the open-file limit, and a listen backlog small enough that a
+  burst accepted in one go cannot reach the limit before the cap applies. Past the cap, the
+  connection idle the longest (no request in progress: a new connection still sending its
+  request head, a keep-alive connection between requests, or one trickling a body) is closed to
+  make room; when every connection is busy with a request, the new one gets 503 with
+  `Retry-After` and is closed.
   The server never runs out of file descriptors, so its own index reads never fail for want of one.
 - A deadline for a request head (request line and headers) and another for its body, counted
   from their start, not reset by each byte: a client sending one byte every few seconds is cut
@@ -44,6 +46,13 @@ class ConnectionLimits:
     header_timeout: float
     body_timeout: float
     keep_alive: float
+
+    @property
+    def backlog(self) -> int:
+        """The listen backlog, which is also how many connections asyncio accepts in one go,
+        before any of them reaches `connection_made` and the cap: two such batches past the cap
+        must still fit under the open-file limit (the cap is half of it)."""
+        return max(8, min(128, self.max_connections // 4))
 
 
 def raise_open_file_limit() -> int:
