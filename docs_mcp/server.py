@@ -209,8 +209,11 @@ class DocsServer(MCPServer):
                 "runs the server (`docs-mcp doctor` checks the install and the index)"
             ) from error.__cause__
         except ToolError as error:
-            if isinstance(error.__cause__, ValidationError):
-                raise ToolError(explain(name, tool.parameters, error.__cause__.errors())) from error.__cause__
+            cause = error.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(explain(name, tool.parameters, cause.errors())) from cause
+            if isinstance(cause, ToolError) and isinstance(cause.__cause__, DocsMcpError):
+                raise ToolError(str(cause)) from cause.__cause__  # our message, without the SDK's prefix
             raise
 
     async def list_resources(self) -> list[Resource]:
