@@ -10,7 +10,6 @@ import asyncio
 import logging
 import resource
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,14 @@ from mcp import Client
 from docs_mcp.http.connections import ConnectionLimits, bounded, connection_cap, raise_open_file_limit
 from docs_mcp.logs import RepeatLimiter
 from tests.conftest import wait_for
-from tests.test_transports import DOCS_MCP, pick_free_port, server_env, stop_process, tail, wait_for_health
+from tests.test_transports import (
+    pick_free_port,
+    server_env,
+    start_http_server,
+    stop_process,
+    tail,
+    wait_for_health,
+)
 
 LIMITS = ConnectionLimits(max_connections=3, header_timeout=1.0, body_timeout=1.0, keep_alive=1.0)
 
@@ -241,15 +247,8 @@ def test_real_searches_succeed_while_more_half_open_connections_are_held_than_th
     def small_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (SERVER_OPEN_FILES, SERVER_OPEN_FILES))
 
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [str(DOCS_MCP), "serve", "--transport", "http", "--port", str(port), "--db", shared_db],
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env={**server_env(model_cache, tmp_path), "DOCS_MCP_HEADER_TIMEOUT_SECONDS": "30"},
-            preexec_fn=small_limit,
-        )
+    env = {**server_env(model_cache, tmp_path), "DOCS_MCP_HEADER_TIMEOUT_SECONDS": "30"}
+    process = start_http_server(shared_db, port, env, log, preexec_fn=small_limit)
     held: list[socket.socket] = []
     try:
         base_url = f"http://127.0.0.1:{port}"

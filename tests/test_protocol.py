@@ -294,18 +294,22 @@ def busy_port() -> Iterator[int]:
         yield holder.getsockname()[1]
 
 
-def test_a_busy_port_is_one_line_naming_it_and_a_free_one_before_any_banner_exit_1(
-    shared_db: str, busy_port: int
-) -> None:
-    started = time.monotonic()
-    result = subprocess.run(
-        [str(DOCS_MCP), "serve", "--transport", "http", "--port", str(busy_port), "--db", shared_db],
+def serve_http_on(port: int, db: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DOCS_MCP), "serve", "--transport", "http", "--port", str(port), "--db", db],
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
         env=dict(os.environ),
     )
+
+
+def test_a_busy_port_is_one_line_naming_it_and_a_free_one_before_any_banner_exit_1(
+    shared_db: str, busy_port: int
+) -> None:
+    started = time.monotonic()
+    result = serve_http_on(busy_port, shared_db)
     assert result.returncode == 1, (result.returncode, result.stderr)
     assert result.stdout == "", result.stdout  # no serving banner
     lines = result.stderr.strip().splitlines()
@@ -320,14 +324,6 @@ def test_a_busy_port_is_one_line_naming_it_and_a_free_one_before_any_banner_exit
 
 
 def test_a_port_held_by_another_docs_mcp_server_says_so(shared_db: str, server_url: str) -> None:
-    port = int(server_url.rsplit(":", 1)[1])
-    result = subprocess.run(
-        [str(DOCS_MCP), "serve", "--transport", "http", "--port", str(port), "--db", shared_db],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
+    result = serve_http_on(int(server_url.rsplit(":", 1)[1]), shared_db)
     assert result.returncode == 1
     assert "another docs-mcp server (serving index version 1)" in result.stderr, result.stderr
