@@ -198,6 +198,25 @@ def test_an_idle_keep_alive_connection_is_closed_after_keep_alive_seconds() -> N
         kept.close()
 
 
+def test_a_connection_serves_a_bounded_number_of_requests_and_says_close_on_the_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from docs_mcp.http import connections
+
+    monkeypatch.setattr(connections, "MAX_REQUESTS_PER_CONNECTION", 3)
+    with bounded_server(LIMITS) as (port, _, _):
+        kept = connect(port)
+        answers = []
+        for _ in range(3):
+            kept.sendall(request())
+            answers.append(response(kept))
+        assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers)
+        assert b"connection: close" not in answers[1].lower()
+        assert b"connection: close" in answers[2].lower()
+        assert closed_within(kept, 2) == b""
+        kept.close()
+
+
 def test_the_cap_leaves_half_the_open_file_limit_to_the_server() -> None:
     assert connection_cap(0, 1024) == 512
     assert connection_cap(0, 1_048_576) == 1024  # the default ceiling

@@ -121,10 +121,7 @@ class BoundedH11Protocol(H11Protocol):
         self._enter_phase()
 
     def on_response_complete(self) -> None:
-        self._requests += 1
         super().on_response_complete()
-        if self._requests >= MAX_REQUESTS_PER_CONNECTION and not self.transport.is_closing():
-            self.transport.close()  # flushes the response first
         self._enter_phase()
 
     # -- state ---------------------------------------------------------------------------------
@@ -158,6 +155,12 @@ class BoundedH11Protocol(H11Protocol):
         phase = "head" if state is h11.IDLE else "body" if state is h11.SEND_BODY else "app"
         if phase == self._phase:
             return  # deadlines count from the phase's start, not from the last byte
+        if self._phase == "head" and self.cycle is not None:  # a request has begun
+            self._requests += 1
+            if self._requests >= MAX_REQUESTS_PER_CONNECTION:
+                # This connection's last request: its response says `Connection: close`, so the
+                # client opens a new one instead of racing the close with its next request.
+                self.cycle.scope["headers"].append((b"connection", b"close"))
         self._phase = phase
         self._cancel_deadline()
         if phase == "head":
