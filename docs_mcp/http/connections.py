@@ -160,7 +160,7 @@ class BoundedH11Protocol(H11Protocol):
             if self._requests >= MAX_REQUESTS_PER_CONNECTION:
                 # This connection's last request: its response says `Connection: close`, so the
                 # client opens a new one instead of racing the close with its next request.
-                self.cycle.scope["headers"].append((b"connection", b"close"))
+                self.headers.append((b"connection", b"close"))  # the cycle's request headers
         self._phase = phase
         self._cancel_deadline()
         if phase == "head":
