@@ -17,7 +17,9 @@ import ctypes.util
 import difflib
 import json
 import logging
+import random
 import re
+import string
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -98,12 +100,18 @@ def _release_freed_memory() -> None:
 
 
 def warm_up(embedder: Embedder) -> None:
-    """Embed one query of the model's full input length, so a server reaches its working size
-    before it answers. ONNX Runtime's memory arena grows to the longest input it has run and
-    keeps that size: without this, the first long query (any over ~256 tokens, the model's
-    limit, where every query is cut) grew a serving process by ~50 MB, 384 -> 437 MB, and it
-    stayed flat after (scripts/memory_growth.py: 2,000 random 2,000-character queries)."""
-    embedder.embed_query(" ".join(["docs"] * (embedder.max_tokens + 8)))
+    """Embed the longest query a server accepts, twice, so it reaches its working size before it
+    answers: ONNX Runtime's memory arena and the tokenizer's buffers grow to the largest input
+    they have handled and keep that size. Without this the first long queries grew a serving
+    process by ~50 MB (384 -> 437 MB, then flat over 2,000 random 2,000-character queries:
+    scripts/memory_growth.py). The text is MAX_QUERY_CHARS of made-up words: as many subword
+    tokens as a query can have before the model's 256-token cut."""
+    generator = random.Random(0)
+    for _ in range(2):
+        words = (
+            "".join(generator.choices(string.ascii_lowercase, k=generator.randint(2, 12))) for _ in range(400)
+        )
+        embedder.embed_query(" ".join(words)[:MAX_QUERY_CHARS])
 
 
 class _Follower:
