@@ -497,9 +497,7 @@ def _reads_files(method: Callable[..., R]) -> Callable[..., R]:
     def reading(self: Snapshot, *args: Any, **kwargs: Any) -> R:
         try:
             return method(self, *args, **kwargs)
-        except (KeyError, DocsMcpError):  # KeyError: an unknown id or language, asked on purpose
-            raise
-        except Exception as error:
+        except (OSError, RuntimeError, ValueError) as error:  # what LanceDB and Arrow raise on files
             self.damaged = True
             log.warning("cannot read index version %d at %s: %s", self.version, self.where, error)
             raise IndexReadError(
