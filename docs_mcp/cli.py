@@ -15,7 +15,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError
+from docs_mcp.errors import ConfigError, DocsMcpError, is_out_of_space
 
 # `docs-mcp index` published the index but skipped files it could not read, or (for a remote
 # source) pages it could not download (listed on stderr).
@@ -71,6 +71,15 @@ def _errors_to_exit_codes(command: F) -> F:
             return command(*args, **kwargs)
         except DocsMcpError as error:
             typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        except OSError as error:  # a full disk anywhere (a cache, a mirror): one line, not a traceback
+            if not is_out_of_space(error):
+                raise
+            where = f" ({error.filename})" if error.filename else ""
+            typer.echo(
+                f"error: no space left on the disk{where}: {error.strerror}; free some space and run again",
+                err=True,
+            )
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; the previously published index is unchanged", err=True)

@@ -842,6 +842,16 @@ class IndexWriter:
         """Read the published version the way a server does. Unreadable rows raise (the caller
         rebuilds); a search index that cannot be used is rebuilt at publish."""
         _read_every_row(self._docs, self._chunks, self._code)
+        assert self.previous is not None
+        for table, version in zip(
+            (self._docs, self._chunks, self._code), _table_versions(self.previous), strict=True
+        ):
+            if self.previous.tag not in table.tags.list():  # it keeps the served version's files
+                with self._writing("tagging the published version again"):
+                    table.tags.create(self.previous.tag, version)
+                self.repairs.append(
+                    f"table {table.name} had lost the tag of the published version: tagged it again"
+                )
         for table in (self._chunks, self._code):
             problem = _keyword_index_problem(table)
             if problem is not None:
@@ -928,7 +938,7 @@ class IndexWriter:
         # Folds rows added since into the keyword index and the vector index, if there is one, and
         # cleans up what retention no longer keeps. Before the publication, not after it: the
         # published versions are then each table's latest, and the next run has nothing to undo.
-        cleanup = self._retire_old_publications(serving=self.previous.seq if self.previous else None)
+        cleanup = self._retire_old_publications(serving=self.previous)
         with self._writing("compacting the tables"):
             for table in (self._docs, self._chunks, self._code):
                 self._compact(table, cleanup[table.name])
@@ -958,7 +968,7 @@ class IndexWriter:
         with self._writing("recording the publication"):
             self._record(publication)
         try:  # untag what this publication superseded (their files go at the next run's compaction)
-            self._retire_old_publications(serving=publication.seq)
+            self._retire_old_publications(serving=publication)
         except Exception as error:  # published already: housekeeping never fails the run
             log.warning("could not untag old index versions: %s", _first_line(error))
         return publication
@@ -1036,11 +1046,15 @@ class IndexWriter:
                     "published nothing; run one indexer at a time (one CI job), then run this one again"
                 )
 
-    def _retire_old_publications(self, serving: int | None) -> dict[str, timedelta]:
-        """Untag publications superseded longer than the grace period ago (never `serving`), and
-        say per table how old a version must be to be cleaned up: older than the oldest
-        publication still kept. Housekeeping: a failure keeps everything and never fails the run."""
+    def _retire_old_publications(self, serving: Publication | None) -> dict[str, timedelta]:
+        """Untag publications superseded longer than the grace period ago (never `serving`, whose
+        versions are kept even if their tags were lost), and say per table how old a version
+        must be to be cleaned up: older than the oldest publication still kept. Housekeeping: a
+        failure keeps everything and never fails the run."""
         tables = (self._docs, self._chunks, self._code)
+        serving_versions = (
+            dict(zip((t.name for t in tables), _table_versions(serving), strict=True)) if serving else {}
+        )
         now = datetime.now(UTC)
         grace = self._store.retention_grace
         older_than: dict[str, timedelta] = {}
@@ -1052,11 +1066,15 @@ class IndexWriter:
                 published = {int(r["seq"]): _utc(datetime.fromisoformat(r["published_at"])) for r in rows}
             for table in tables:
                 versions = {v["version"]: _utc(v["timestamp"]) for v in table.list_versions()}
-                keep: list[int] = []
+                keep = [serving_versions[table.name]] if table.name in serving_versions else []
                 for tag, info in table.tags.list().items():
                     seq = _tag_seq(tag)
                     created = versions.get(info["version"], now)
-                    if seq is None or seq == serving or not retired(seq, published, created, now, grace):
+                    if (
+                        seq is None
+                        or (serving is not None and seq == serving.seq)
+                        or not retired(seq, published, created, now, grace)
+                    ):
                         keep.append(info["version"])
                     else:
                         table.tags.delete(tag)
@@ -1083,6 +1101,11 @@ class IndexWriter:
                 raise
             log.warning("could not clean up old versions of %s: %s", table.name, _first_line(error))
             table.optimize(cleanup_older_than=_NO_CLEANUP)
+
+
+def _table_versions(publication: Publication) -> tuple[int, int, int]:
+    """The docs, chunks and code table versions a publication names, in that order."""
+    return (publication.docs_version, publication.chunks_version, publication.code_version)
 
 
 def _keyword_index_problem(table: Any) -> str | None:
@@ -1155,10 +1178,18 @@ def _exclusive_lock(uri: str) -> Iterator[None]:
                     "wait for it to finish, or stop it and run again"
                 ) from None
             raise
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps({"pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+            handle.flush()
+        except OSError as error:
+            if not is_out_of_space(error):
+                raise
+            raise StorageFullError(
+                f"no space left on the disk holding {uri} (writing its lock file); free some space "
+                "and run `docs-mcp index` again"
+            ) from error
         yield
     finally:
         handle.close()

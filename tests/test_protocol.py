@@ -277,7 +277,8 @@ def test_host_names_compare_case_insensitively_and_a_trailing_dot_is_the_same_na
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example", "localhost.evil.example", "localhost..", "127.0.0.2.nip.io"]
+    "host",
+    ["evil.example", "localhost.evil.example", "localhost..", "127.0.0.2.nip.io", "[::1", "evil@localhost"],
 )
 def test_foreign_hosts_are_refused_with_421(server_url: str, host: str) -> None:
     assert httpx.get(f"{server_url}/health", headers={"Host": host}, timeout=5).status_code == 421

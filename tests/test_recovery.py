@@ -202,6 +202,11 @@ def _tag_a_version_nobody_published(db: Path) -> None:
         table.tags.create("pub-2", table.version)
 
 
+def _delete_published_tags(db: Path) -> None:
+    for tag in db.glob("*.lance/_refs/tags/pub-1.json"):
+        tag.unlink()
+
+
 DAMAGE: dict[str, Callable[[Path], None]] = {
     "keyword index deleted": _delete_index("chunks"),
     "keyword index truncated to 0 bytes": _truncate_index("chunks"),
@@ -211,6 +216,7 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
     "publication log deleted": _delete_table("publications"),
     "publication log truncated": _truncate_data("publications"),
     "tags of an interrupted run": _tag_a_version_nobody_published,
+    "tags of the published version deleted": _delete_published_tags,
 }
 
 

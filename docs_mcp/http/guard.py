@@ -54,7 +54,9 @@ def split_host(value: str) -> tuple[str, int | None] | None:
     """`name[:port]` (IPv6 in brackets) -> (name, port or None); None when it is not one."""
     value = value.strip()
     if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
         port = rest[1:] if rest.startswith(":") else None
         if rest and port is None:
             return None
