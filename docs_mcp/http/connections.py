@@ -27,7 +27,7 @@ import json
 import logging
 import resource
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -194,13 +194,3 @@ class BoundedH11Protocol(H11Protocol):
 def bounded(limits: ConnectionLimits) -> type[BoundedH11Protocol]:
     """The protocol class uvicorn instantiates per connection, bound to `limits`."""
     return type("BoundedH11Protocol", (BoundedH11Protocol,), {"limits": limits})
-
-
-def describe(limits: ConnectionLimits) -> dict[str, Any]:
-    return {
-        "max_connections": limits.max_connections,
-        "header_timeout_seconds": limits.header_timeout,
-        "body_timeout_seconds": limits.body_timeout,
-        "keep_alive_seconds": limits.keep_alive,
-        "max_requests_per_connection": MAX_REQUESTS_PER_CONNECTION,
-    }
