@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError
+from docs_mcp.errors import ConfigError, DocsMcpError, is_out_of_space
 
 # `docs-mcp index` published the index but skipped files it could not read, or (for a remote
 # source) pages it could not download (listed on stderr).
@@ -89,6 +88,15 @@ def _errors_to_exit_codes(command: F) -> F:
         except DocsMcpError as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(code=1) from None
+        except OSError as error:  # a full disk anywhere (a cache, a mirror): one line, not a traceback
+            if not is_out_of_space(error):
+                raise
+            where = f" ({error.filename})" if error.filename else ""
+            typer.echo(
+                f"error: no space left on the disk{where}: {error.strerror}; free some space and run again",
+                err=True,
+            )
+            raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; the previously published index is unchanged", err=True)
             raise typer.Exit(code=130) from None
@@ -147,10 +155,9 @@ def main(
         # Reported by the command itself, which loads the settings again (doctor lists it as a
         # failed check); `COMMAND --help` keeps working meanwhile.
         level = "WARNING"
-    # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
-    logging.basicConfig(
-        level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from docs_mcp.logs import configure
+
+    configure(level)  # stderr (on stdio, stdout is the JSON-RPC wire), repeated lines limited
 
 
 @app.command()
@@ -350,7 +357,7 @@ def serve(
 ) -> None:
     """Serve the index over MCP: stdio (default) or streamable HTTP at /mcp."""
     from docs_mcp.search import DocsService
-    from docs_mcp.server import check_exposure, serve_http, serve_stdio
+    from docs_mcp.server import serve_stdio
 
     settings = _settings(
         transport=transport,
@@ -363,18 +370,24 @@ def serve(
         token=token,
         allow_unauthenticated=allow_unauthenticated or None,
     )
+    sockets = None
     if settings.transport == "http":
+        from docs_mcp.http import check_exposure, listen
+
         check_exposure(settings)  # before the model loads: fail in a second, not after it
+        sockets = listen(settings.host, settings.port)  # a busy port: one line, before the banner
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
         serve_stdio(service)
         return
+    from docs_mcp.http import serve_http
     from docs_mcp.terminal import print_serving_banner
 
+    assert sockets is not None
     print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
-    serve_http(service, settings)
+    serve_http(service, settings, sockets)
 
 
 @app.command()

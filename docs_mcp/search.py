@@ -17,7 +17,9 @@ import ctypes.util
 import difflib
 import json
 import logging
+import random
 import re
+import string
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -108,6 +110,21 @@ def _release_freed_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
+def warm_up(embedder: Embedder) -> None:
+    """Embed the longest query a server accepts, twice, so it reaches its working size before it
+    answers: ONNX Runtime's memory arena and the tokenizer's buffers grow to the largest input
+    they have handled and keep that size. Without this the first long queries grew a serving
+    process by ~50 MB (384 -> 437 MB, then flat over 2,000 random 2,000-character queries:
+    scripts/memory_growth.py). The text is MAX_QUERY_CHARS of made-up words: as many subword
+    tokens as a query can have before the model's 256-token cut."""
+    generator = random.Random(0)
+    for _ in range(2):
+        words = (
+            "".join(generator.choices(string.ascii_lowercase, k=generator.randint(2, 12))) for _ in range(400)
+        )
+        embedder.embed_query(" ".join(words)[:MAX_QUERY_CHARS])
+
+
 class _Follower:
     """One scope's published snapshot: opened once, swapped when a newer publication appears."""
 
@@ -118,6 +135,7 @@ class _Follower:
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self.snapshot: Snapshot | None = None
+        self._log_missing = False  # warned once that the publication log disappeared
         self._checked_at = time.monotonic()
         self.last_used = time.monotonic()
 
@@ -141,7 +159,11 @@ class _Follower:
         return self.snapshot or snapshot
 
     def refresh(self) -> bool:
-        """Switch to the newest publication, if any; True when the snapshot changed."""
+        """Switch to the newest publication, if any; True when the snapshot changed.
+
+        Publications are compared by identity (the log's id and the number), so an index deleted
+        and rebuilt in place, whose numbers start again at 1, is still seen as new. A snapshot
+        whose files failed a read is opened again even when the log did not move."""
         if self.snapshot is None:
             return False
         if not self._refresh_lock.acquire(blocking=False):
@@ -154,7 +176,19 @@ class _Follower:
             except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
                 log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
                 return False
-            if latest is None or latest.seq == self.snapshot.version:
+            if latest is None:
+                if not self._log_missing:
+                    log.warning(
+                        "the publication log at %s is gone (deleted?); still serving index version %d%s "
+                        "until `docs-mcp index` publishes there again",
+                        self.store.uri,
+                        self.snapshot.version,
+                        where,
+                    )
+                self._log_missing = True
+                return False
+            self._log_missing = False
+            if latest.identity == self.snapshot.publication.identity and not self.snapshot.damaged:
                 return False
             try:
                 self.snapshot = self.store.open_snapshot(expected_model=self._model)
@@ -219,7 +253,10 @@ class DocsService:
             model = publication.model if publication else model
 
         def load_model() -> Embedder:
-            return FastEmbedder(model, settings.cache_dir)
+            embedder = FastEmbedder(model, settings.cache_dir)
+            if preload_model:
+                warm_up(embedder)
+            return embedder
 
         factory: Callable[[], Embedder] = load_model
         if preload_model:
@@ -237,6 +274,11 @@ class DocsService:
         )
 
     # -- state ---------------------------------------------------------------
+
+    @property
+    def refresh_seconds(self) -> float:
+        """How often a new publication is looked for: how stale a served version may be."""
+        return self._refresh_seconds
 
     @property
     def embedder(self) -> Embedder:

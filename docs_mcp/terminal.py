@@ -86,7 +86,7 @@ def print_index_report(report: IndexReport) -> None:
     table.add_row("seconds", f"{report.seconds:.1f}")
     if report.published:
         state = f"published version {report.index_version}" + (
-            " (rebuilt for a new model)" if report.rebuilt else ""
+            " (repaired)" if report.repaired else " (rebuilt for a new model)" if report.rebuilt else ""
         )
     elif report.index_version is not None:
         state = f"nothing changed; version {report.index_version} still serving"
@@ -98,6 +98,8 @@ def print_index_report(report: IndexReport) -> None:
         err.print(f"skipped {skipped.path}: {skipped.reason}")
     for warning in report.warnings:
         err.print(f"warning: {warning}")
+    for repair in report.repaired:
+        err.print(f"repaired: {repair}", markup=False, soft_wrap=True)
 
 
 def print_sync_report(sync: SyncReport) -> None:
