@@ -15,6 +15,7 @@ protocol and calls into this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from docs_mcp.budget import CHARS_PER_TOKEN, estimate_tokens
@@ -82,7 +83,7 @@ class Retrieval:
     dropped: int  # passages left out to stay within the budget
     collection: str = "default"
     version: str | None = None
-    search_note: str | None = None  # what the search said about its hits (e.g. that none match well)
+    search_note: str | None = None  # what the search said (keywords clamped, a disagreement)
 
 
 def check_question(question: str) -> str:
@@ -143,12 +144,22 @@ def retrieve(
     max_tokens: int,
     collection: str | None = None,
     version: str | None = None,
+    keywords: Sequence[str] | str | None = None,
+    hypothetical_answer: str | None = None,
 ) -> Retrieval:
-    """The best `count` sections for `question`, through the search_docs ranking, each trimmed,
-    together within about half of `max_tokens`, from one collection and version."""
+    """The best `count` sections for `question`, through the search_docs ranking (guided by
+    the assistant's keywords and hypothetical answer, when given), each trimmed, together
+    within about half of `max_tokens`, from one collection and version."""
     question = check_question(question)
     count = max(1, min(count, MAX_PASSAGES))
-    result = service.search(question, count, collection=collection, version=version)
+    result = service.search(
+        question,
+        count,
+        collection=collection,
+        version=version,
+        keywords=keywords,
+        hypothetical_answer=hypothetical_answer,
+    )
     keep, each = passage_sizes(len(result.hits), passage_budget(max_tokens))
     passages = []
     for hit in result.hits[:keep]:

@@ -47,6 +47,7 @@ class IndexReport:
     code_embedded: int = 0  # code examples embedded (see codeblocks.py), besides the chunks
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # damage found in the index, and its repair
     index_version: int | None = None
     origin: dict[str, str] = field(default_factory=dict)  # where a git source's docs came from
     published: bool = False
@@ -68,6 +69,7 @@ class IndexReport:
             "code_embedded": self.code_embedded,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": self.warnings,
+            "repaired": self.repaired,
             "index_version": self.index_version,
             **({"origin": self.origin} if self.origin else {}),
             "published": self.published,
@@ -157,7 +159,8 @@ def index_corpus(
                     "NAME); to replace them, run again with --replace"
                 )
             report.warnings.append(f"replaced the docs of {previous_source} in this index")
-        report.rebuilt = writer.rebuild and writer.previous is not None
+        report.rebuilt = writer.rebuild and (writer.previous is not None or writer.needs_publishing)
+        report.repaired = list(writer.repairs)
         existing = writer.existing_hashes()
         hashes = {doc_id: content_hash(src, embedder.name) for doc_id, src in sources.items()}
         report.removed = sorted(set(existing) - set(sources))
@@ -170,7 +173,13 @@ def index_corpus(
                 report.unchanged += 1
         to_embed = report.added + report.changed
         new_origin = recorded_origin != (writer.previous.origin if writer.previous else "")
-        if not to_embed and not report.removed and not moved and not new_origin:
+        if (
+            not to_embed
+            and not report.removed
+            and not moved
+            and not new_origin
+            and not writer.needs_publishing
+        ):
             report.index_version = writer.previous.seq if writer.previous else None
             report.seconds = clock() - started
             return report

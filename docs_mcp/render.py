@@ -94,6 +94,10 @@ def cli_message(text: str) -> str:
         text,
     )
     text = re.sub(r"\bwithout a prefix\b", "without --prefix", text)
+    # Guided search's parameters and fields (guidance.py).
+    text = re.sub(r"\bkeywords/hypothetical_answer\b", "--keyword/--hypothetical-answer texts", text)
+    text = re.sub(r"\bhypothetical_answer\b", "--hypothetical-answer", text)
+    text = re.sub(r"\bmatched_by\b", "matched by", text)
     text = re.sub(rf"\b({_TOOL})\b", _command, text)
     return re.sub(r"\b([Cc])all `docs-mcp", lambda m: ("R" if m[1] == "C" else "r") + "un `docs-mcp", text)
 
@@ -122,10 +126,19 @@ def render_search(result: SearchResult, steps: ToolCalls = TOOL_CALLS) -> str:
     if result.hits[0].origin is not None:
         lines.append(_from_git(result.hits[0].origin))
     for number, hit in enumerate(result.hits, 1):
-        lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}\n   {hit.snippet}")
+        lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}{_found_by(hit)}\n   {hit.snippet}")
     if result.note:
         lines.append(f"\n{steps.message(result.note)}")
     return "\n".join(lines)
+
+
+def _found_by(hit: SearchHit) -> str:
+    """For a guided search: which texts found the hit."""
+    return (
+        ""
+        if hit.matched_by is None
+        else f"\n   matched by: {', '.join(hit.matched_by) or 'the texts together'}"
+    )
 
 
 def _where(hit: SearchHit) -> str:
@@ -148,7 +161,7 @@ def _render_code_search(result: SearchResult, steps: ToolCalls) -> str:
         fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
         lines.append(
             f"\n{number}. id: {hit.open_with} ({hit.language or 'no language'}, "
-            f"{hit.source_path} line {hit.line})\n   {_where(hit)}"
+            f"{hit.source_path} line {hit.line})\n   {_where(hit)}{_found_by(hit)}"
         )
         if hit.context:
             lines.append(f"   {hit.context}")
