@@ -24,14 +24,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import errno
 import fnmatch
 import hashlib
 import json
 import os
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -44,7 +42,7 @@ import httpx
 from docs_mcp import __version__
 from docs_mcp.config import Settings
 from docs_mcp.corpus import Skipped
-from docs_mcp.errors import ConfigError, IndexLockedError, RemoteError
+from docs_mcp.errors import ConfigError, RemoteError
 from docs_mcp.formats import SOURCE_SUFFIXES
 
 MANIFEST_NAME = "manifest.json"
@@ -135,23 +133,15 @@ def pages_dir(mirror: Path) -> Path:
     return mirror / PAGES_FOLDER
 
 
-@contextlib.contextmanager
-def mirror_lock(mirror: Path) -> Iterator[None]:
+def mirror_lock(mirror: Path) -> contextlib.AbstractContextManager[None]:
     """One run at a time per mirror: a second run fails at once instead of interleaving writes."""
-    import fcntl
+    from docs_mcp.sources import alone_in
 
-    mirror.mkdir(parents=True, exist_ok=True)
-    with (mirror / ".lock").open("a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise IndexLockedError(
-                    f"another docs-mcp index run is updating the mirror {mirror}; "
-                    "wait for it to finish, or stop it and run again"
-                ) from None
-            raise
-        yield
+    return alone_in(
+        mirror,
+        f"another docs-mcp index run is updating the mirror {mirror}; wait for it to finish, or stop it "
+        "and run again",
+    )
 
 
 # -- the report ---------------------------------------------------------------------------------

@@ -9,9 +9,12 @@ and shared.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -127,6 +130,31 @@ def free_port() -> Iterator[int]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     yield port
+
+
+_ONE_SHOT = """
+import json, os, sys
+from docs_mcp.cli import app
+try:
+    app(sys.argv[1:])
+except SystemExit:
+    pass
+watched = json.loads(os.environ["DOCS_MCP_TEST_WATCHED_MODULES"])
+print(json.dumps([name for name in watched if name in sys.modules]), file=sys.stderr)
+"""
+
+
+def modules_imported_by(command: Sequence[str], watched: Sequence[str]) -> tuple[list[str], str]:
+    """Which of the `watched` modules a docs-mcp command, run in a fresh interpreter, imported;
+    and what it printed on stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", _ONE_SHOT, *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DOCS_MCP_TEST_WATCHED_MODULES": json.dumps(list(watched))},
+    )
+    return json.loads(result.stderr.strip().splitlines()[-1]), result.stdout
 
 
 def wait_for(condition, seconds: float, what: str):

@@ -1,7 +1,6 @@
 """The `docs-mcp` command, through typer's runner (and once as a real process)."""
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -14,10 +13,12 @@ from typer.testing import CliRunner
 from docs_mcp import __version__
 from docs_mcp.cli import EXIT_SKIPPED_FILES, EXIT_USAGE, app
 from docs_mcp.config import bundled_corpus
+from tests.conftest import modules_imported_by
 
 runner = CliRunner()
 COMMANDS = [
     "index",
+    "sync",
     "serve",
     "search",
     "ask",
@@ -374,16 +375,7 @@ def test_the_index_summary_keeps_a_long_path_on_one_line(tmp_path):
     assert len(str(deep)) > 100
 
 
-ONE_SHOT = """
-import json, sys
-from docs_mcp.cli import app
-try:
-    app(sys.argv[1:])
-except SystemExit:
-    pass
-heavy = ["fastembed", "onnxruntime", "mcp.server", "uvicorn", "lance_namespace_urllib3_client.api"]
-print(json.dumps([name for name in heavy if name in sys.modules]), file=sys.stderr)
-"""
+HEAVY = ["fastembed", "onnxruntime", "mcp.server", "uvicorn", "lance_namespace_urllib3_client.api"]
 
 
 @pytest.mark.parametrize(
@@ -398,15 +390,9 @@ print(json.dumps([name for name in heavy if name in sys.modules]), file=sys.stde
 def test_a_one_shot_command_imports_only_what_it_needs(shared_db, command, loaded):
     """Cold start (scripts/bench_coldstart.py measures it): listing and reading never load the
     model, no command builds the MCP server, and LanceDB's unused REST client stays unbuilt."""
-    result = subprocess.run(
-        [sys.executable, "-c", ONE_SHOT, *command, "--db", shared_db],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
-    assert json.loads(result.stderr.strip().splitlines()[-1]) == loaded, result.stderr
-    assert result.stdout.strip()
+    imported, printed = modules_imported_by([*command, "--db", shared_db], HEAVY)
+    assert imported == loaded
+    assert printed.strip()
 
 
 def test_lancedbs_rest_client_still_loads_when_something_asks_for_it():

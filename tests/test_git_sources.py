@@ -35,6 +35,7 @@ from docs_mcp.sources.git import (
     GitRemote,
     RemoteRefs,
     cache_folder,
+    cache_lock,
     parse_git_url,
     parse_ls_remote,
     redact_urls,
@@ -43,7 +44,7 @@ from docs_mcp.sources.git import (
 )
 from docs_mcp.store import IndexStore
 from tests import test_remote
-from tests.conftest import MODEL
+from tests.conftest import MODEL, modules_imported_by
 from tests.git_servers import (
     GitDaemon,
     Repository,
@@ -438,32 +439,23 @@ def test_git_variables_of_a_calling_git_never_redirect_docs_mcp(daemon, db, tmp_
     assert git("for-each-ref", cwd=elsewhere, env={"GIT_DIR": str(elsewhere / ".git")}) == ""
 
 
+def test_two_runs_on_one_cache_repository_do_not_interleave(daemon, db):
+    url = daemon.url("frob")
+    with cache_lock(cache_repo(url, "docs").parent):
+        code, _, err = docs_mcp("index", url, "--path", "docs", "--db", db)
+    assert code == 1 and "another docs-mcp run is fetching into" in err
+
+
 def test_a_repository_that_does_not_exist_says_so(daemon, db):
     code, _, err = docs_mcp("index", daemon.url("nope"), "--db", db)
     assert code == 1 and "there is no repository at git://127.0.0.1" in err and "nope.git" in err
 
 
-IMPORTS = """
-import json, sys
-from docs_mcp.cli import app
-try:
-    app(sys.argv[1:])
-except SystemExit:
-    pass
-ours = ["docs_mcp.sources", "docs_mcp.sources.git", "docs_mcp.sync", "docs_mcp.remote", "fastembed"]
-print(json.dumps([name for name in ours if name in sys.modules]), file=sys.stderr)
-"""
+OURS = ["docs_mcp.sources", "docs_mcp.sources.git", "docs_mcp.sync", "docs_mcp.remote", "fastembed"]
 
 
 def imported_by(*command: str) -> list[str]:
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORTS, *command],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=dict(os.environ),
-    )
-    return json.loads(result.stderr.strip().splitlines()[-1])
+    return modules_imported_by(command, OURS)[0]
 
 
 def test_reading_commands_never_import_the_sources(daemon, db):

@@ -19,6 +19,8 @@ with no folder: nothing to do.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from docs_mcp.collection import Scope, index_scope
 from docs_mcp.corpus import Skipped
+from docs_mcp.errors import IndexLockedError
 from docs_mcp.sources.spec import SourceSpec
 
 if TYPE_CHECKING:
@@ -76,6 +79,23 @@ class DocSource(Protocol):
     def plan(self, published: PublishedVersions) -> list[str]:
         """What a run would do, for --dry-run: one line per version, without changing anything."""
         ...
+
+
+@contextlib.contextmanager
+def alone_in(folder: Path, busy: str) -> Iterator[None]:
+    """Hold `folder` (a mirror, a cache repository) for one run: a second run fails at once with
+    `busy` (an IndexLockedError) instead of interleaving its writes with the first one's."""
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES):
+                raise IndexLockedError(busy) from None
+            raise
+        yield
 
 
 def open_source(spec: SourceSpec, settings: Settings) -> DocSource:

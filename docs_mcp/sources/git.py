@@ -38,7 +38,6 @@ they do for them. What docs-mcp adds, whatever the user's configuration says:
 from __future__ import annotations
 
 import contextlib
-import errno
 import fnmatch
 import hashlib
 import json
@@ -57,9 +56,9 @@ from urllib.parse import unquote, urlsplit
 
 from docs_mcp.collection import DEFAULT_COLLECTION, Scope, check_name, sort_versions
 from docs_mcp.corpus import Skipped
-from docs_mcp.errors import ConfigError, GitSourceError, IndexLockedError
+from docs_mcp.errors import ConfigError, GitSourceError
 from docs_mcp.formats import SOURCE_SUFFIXES
-from docs_mcp.sources import Checkout, PublishedVersions
+from docs_mcp.sources import Checkout, PublishedVersions, alone_in
 from docs_mcp.sources.spec import SourceSpec
 
 if TYPE_CHECKING:
@@ -644,23 +643,12 @@ def cache_folder(cache_dir: Path, remote: GitRemote, path: str) -> Path:
     return cache_dir / "git" / f"{host}-{name}-{digest}"
 
 
-@contextlib.contextmanager
-def cache_lock(folder: Path) -> Iterator[None]:
-    """One run at a time per cache repository: a second fails at once instead of interleaving."""
-    import fcntl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".lock").open("a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise IndexLockedError(
-                    f"another docs-mcp run is fetching into {folder}; wait for it to finish, or stop it "
-                    "and run again"
-                ) from None
-            raise
-        yield
+def cache_lock(folder: Path) -> contextlib.AbstractContextManager[None]:
+    """One run at a time per cache repository."""
+    return alone_in(
+        folder,
+        f"another docs-mcp run is fetching into {folder}; wait for it to finish, or stop it and run again",
+    )
 
 
 def sparse_patterns(path: str) -> str:
