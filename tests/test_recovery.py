@@ -274,10 +274,10 @@ FULL_DISK = textwrap.dedent(
     run index "$OLD" > "$OUT/first.out" 2>&1; echo "$?" > "$OUT/first.rc"
     "$BIN/python" -c "import os; s = os.statvfs('$MOUNT'); \\
     open('$MOUNT/filler', 'wb').write(bytes(s.f_bavail * s.f_frsize - 4096))"
-    run index "$NEW" > "$OUT/full.out" 2> "$OUT/full.err"; echo "$?" > "$OUT/full.rc"
+    run index "$NEW" --replace > "$OUT/full.out" 2> "$OUT/full.err"; echo "$?" > "$OUT/full.rc"
     run get guides/installation > "$OUT/serving.out" 2>&1
     rm "$MOUNT/filler"
-    run index "$NEW" > "$OUT/after.out" 2>&1; echo "$?" > "$OUT/after.rc"
+    run index "$NEW" --replace > "$OUT/after.out" 2>&1; echo "$?" > "$OUT/after.rc"
     run get guides/installation > "$OUT/served.out" 2>&1
     """
 )
