@@ -850,7 +850,8 @@ class GitSource:
         """The versions to index, from the remote's refs; notes on what changed upstream."""
         self.folder.mkdir(parents=True, exist_ok=True)
         listing = runner.run(
-            ["ls-remote", "--symref", self.remote.url],
+            # Branches and tags only: a forge's pull-request refs can number in the hundreds of thousands.
+            ["ls-remote", "--symref", self.remote.url, "HEAD", "refs/heads/*", "refs/tags/*"],
             self.folder,
             f"listing the refs of {self.remote.shown}",
         )
