@@ -269,7 +269,7 @@ def sync_sources(
         try:
             source = open_source(spec, settings)
         except DocsMcpError as error:
-            runs.append(SourceRun(spec.location or str(spec.urls_file), spec.kind, error=str(error)))
+            runs.append(SourceRun(spec.shown, spec.kind, error=str(error)))
             continue
         if source.kind != "git":
             embedder.start()  # it will be needed: load it while the folder is read or pages download
@@ -293,5 +293,5 @@ def plan_sources(
             source = open_source(spec, settings)
             plans.append((source.label, source.plan(published) + list(source.notes)))
         except DocsMcpError as error:
-            plans.append((spec.location or str(spec.urls_file), [f"error: {error}"]))
+            plans.append((spec.shown, [f"error: {error}"]))
     return plans

@@ -38,10 +38,10 @@ from docs_mcp.sources.git import (
     cache_lock,
     parse_git_url,
     parse_ls_remote,
-    redact_urls,
     select_refs,
     sparse_patterns,
 )
+from docs_mcp.sources.spec import redact_urls
 from docs_mcp.store import IndexStore
 from tests import test_remote
 from tests.conftest import MODEL, modules_imported_by
@@ -729,6 +729,17 @@ def test_sync_reads_the_sources_of_pyproject_toml(daemon, db, tmp_path, monkeypa
     code, out, err = docs_mcp("sync", "--json")
     assert code == 0, err
     assert json.loads(out)[0]["versions"][0]["version"] == "v1.0"
+
+
+def test_sync_never_shows_the_credentials_of_a_source_it_cannot_open(tmp_path):
+    config = write_config(
+        tmp_path,
+        f'db = "{tmp_path / "index"}"\n\n[[sources]]\nsource = "git+ftp://robot:hunter22@host/r.git"\n',
+    )
+    for args in (["sync"], ["sync", "--dry-run"], ["sync", "--json"]):
+        code, out, err = docs_mcp("--config", str(config), *args)
+        assert code in (0, 1) and "ftp://host/r.git" in out + err
+        assert "hunter22" not in out + err and "robot" not in out + err
 
 
 def test_sync_without_sources_says_how_to_list_them(tmp_path, monkeypatch):

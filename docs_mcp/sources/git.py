@@ -59,7 +59,7 @@ from docs_mcp.corpus import Skipped
 from docs_mcp.errors import ConfigError, GitSourceError
 from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.sources import Checkout, PublishedVersions, alone_in
-from docs_mcp.sources.spec import SourceSpec
+from docs_mcp.sources.spec import SourceSpec, redact_urls
 
 if TYPE_CHECKING:
     from docs_mcp.config import Settings
@@ -167,11 +167,6 @@ class GitRemote:
 
 def is_git_url(text: str) -> bool:
     return text.lower().startswith(SCHEME_PREFIX)
-
-
-def redact_urls(text: str) -> str:
-    """Any `scheme://user[:password]@` in `text` without its user information."""
-    return re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@", r"\1", text)
 
 
 def parse_git_url(text: str) -> GitRemote:

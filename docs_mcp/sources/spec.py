@@ -47,6 +47,11 @@ class SourceSpec:
     where: str = ""  # where a configured source is written ("docs-mcp.toml:12"), for messages
 
     @property
+    def shown(self) -> str:
+        """The source as people may see it: a URL without user name or password."""
+        return redact_urls(self.location) if self.location is not None else str(self.urls_file)
+
+    @property
     def kind(self) -> str:
         location = self.location or ""
         if location.lower().startswith("git+"):
@@ -84,6 +89,11 @@ class SourceSpec:
             )
         if self.max_versions is not None and self.max_versions < 1:
             raise ConfigError(f"{prefix}{_flag('max_versions', self.where)} must be 1 or more")
+
+
+def redact_urls(text: str) -> str:
+    """Any `scheme://user[:password]@` in `text` without its user information."""
+    return re.sub(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]*@", r"\1", text)
 
 
 def _flag(name: str, where: str) -> str:
