@@ -47,7 +47,7 @@ DEFAULT_LOG_LEVEL = "WARNING"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # How often a running server looks for a newly published index version.
 DEFAULT_REFRESH_SECONDS = 2.0
-# Bounds on `docs-mcp index URL` (remote.py): what one run may download, and how.
+# Bounds on `docs-mcp index URL` (sources/website.py): what one run may download, and how.
 DEFAULT_REMOTE_MAX_PAGE_BYTES = 2 * 1024 * 1024
 DEFAULT_REMOTE_MAX_LISTING_BYTES = 5 * 1024 * 1024
 DEFAULT_REMOTE_MAX_PAGES = 2000

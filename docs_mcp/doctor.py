@@ -28,9 +28,9 @@ from docs_mcp.config import (
     find_config,
     is_remote,
 )
-from docs_mcp.corpus import corpus_fingerprint
 from docs_mcp.errors import ConfigError
 from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of
+from docs_mcp.sources.folder import corpus_fingerprint
 
 MIN_PYTHON = (3, 11)
 # What `docs-mcp serve` imports; a broken install usually fails on one of these.

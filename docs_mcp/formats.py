@@ -8,7 +8,7 @@
     .ipynb          Markdown cells as prose, code cells as fences in the kernel's language,
                     short text outputs as fences tagged `output`; images and HTML dropped
 
-Code fences are never rewritten. Nothing here touches the disk: corpus.py reads
+Code fences are never rewritten. Nothing here touches the disk: sources/folder.py reads
 the file and calls `to_markdown`.
 """
 

@@ -15,12 +15,12 @@ from docs_mcp.chunking import chunk_document
 from docs_mcp.codeblocks import CodeUnit, code_units
 from docs_mcp.collection import version_key
 from docs_mcp.config import bundled_corpus
-from docs_mcp.corpus import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.embed import Embedder
 from docs_mcp.errors import CorpusError, CorpusMismatchError, DocsMcpError, IndexStateError
 from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.models import Chunk, ParsedDoc
+from docs_mcp.sources.folder import Skipped, SourceFile, corpus_fingerprint, walk_corpus
 from docs_mcp.store import INDEX_FORMAT, IndexStore, PublishedRows
 
 log = logging.getLogger(__name__)

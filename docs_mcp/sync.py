@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from docs_mcp.collection import Scope
-from docs_mcp.corpus import SourceFile, walk_corpus
 from docs_mcp.errors import DocsMcpError
 from docs_mcp.indexer import PIPELINE_VERSION, IndexReport, ProgressSink, content_hash, index_corpus
 from docs_mcp.models import read_origin
 from docs_mcp.sources import DocSource, SourceSpec, open_source
+from docs_mcp.sources.folder import SourceFile, walk_corpus
 from docs_mcp.store import INDEX_FORMAT, IndexStore
 
 if TYPE_CHECKING:

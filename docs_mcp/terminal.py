@@ -21,7 +21,7 @@ from docs_mcp.render import COMMANDS, cli_message, render_page, render_search
 if TYPE_CHECKING:  # the indexer and doctor are imported by the commands that use them
     from docs_mcp.doctor import Check
     from docs_mcp.indexer import IndexReport
-    from docs_mcp.remote import SyncReport  # imports httpx: only a remote index needs it
+    from docs_mcp.sources.website import SyncReport  # imports httpx: only a remote index needs it
     from docs_mcp.sync import SourceRun
 
 # soft_wrap: Rich never breaks a line of ours (a URL, a path, a command to copy) at the console's

@@ -12,7 +12,6 @@ from mcp import Client
 from typer.testing import CliRunner
 
 from docs_mcp.cli import EXIT_SKIPPED_FILES, app
-from docs_mcp.corpus import Skipped, corpus_fingerprint, walk_corpus
 from docs_mcp.errors import SourceFormatError
 from docs_mcp.formats import (
     OUTPUT_MAX_CHARS,
@@ -26,6 +25,7 @@ from docs_mcp.indexer import index_corpus
 from docs_mcp.markdown import parse_markdown
 from docs_mcp.search import DocsService
 from docs_mcp.server import build_server
+from docs_mcp.sources.folder import Skipped, corpus_fingerprint, walk_corpus
 from docs_mcp.store import IndexStore
 from tests.conftest import MODEL, SAMPLE_CORPUS
 

@@ -451,7 +451,7 @@ def test_a_repository_that_does_not_exist_says_so(daemon, db):
     assert code == 1 and "there is no repository at git://127.0.0.1" in err and "nope.git" in err
 
 
-OURS = ["docs_mcp.sources", "docs_mcp.sources.git", "docs_mcp.sync", "docs_mcp.remote", "fastembed"]
+OURS = ["docs_mcp.sources", "docs_mcp.sources.git", "docs_mcp.sync", "docs_mcp.sources.website", "fastembed"]
 
 
 def imported_by(*command: str) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from docs_mcp.collection import DEFAULT_SCOPE
-from docs_mcp.corpus import MAX_FILE_BYTES
 from docs_mcp.errors import (
     CorpusError,
     IndexLockedError,
@@ -20,6 +19,7 @@ from docs_mcp.errors import (
 )
 from docs_mcp.indexer import index_corpus
 from docs_mcp.search import DocsService
+from docs_mcp.sources.folder import MAX_FILE_BYTES
 from docs_mcp.store import IndexStore
 from tests.conftest import wait_for
 

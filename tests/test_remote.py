@@ -24,7 +24,9 @@ from typer.testing import CliRunner
 
 from docs_mcp.cli import EXIT_SKIPPED_FILES, app
 from docs_mcp.errors import RemoteError
-from docs_mcp.remote import (
+from docs_mcp.search import DocsService
+from docs_mcp.server import build_server
+from docs_mcp.sources.website import (
     RETRY_AFTER_CAP_SECONDS,
     mirror_lock,
     mirror_path,
@@ -32,8 +34,6 @@ from docs_mcp.remote import (
     retry_delay,
     with_source_url,
 )
-from docs_mcp.search import DocsService
-from docs_mcp.server import build_server
 from docs_mcp.store import IndexStore
 from tests.conftest import MODEL
 

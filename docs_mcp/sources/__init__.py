@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from docs_mcp.collection import Scope, index_scope
-from docs_mcp.corpus import Skipped
 from docs_mcp.errors import IndexLockedError
+from docs_mcp.sources.folder import Skipped
 from docs_mcp.sources.spec import SourceSpec
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class WebsiteSource:
     kind = "website"
 
     def __init__(self, spec: SourceSpec, settings: Settings) -> None:
-        from docs_mcp.remote import RemoteLimits, mirror_dir, remote_source
+        from docs_mcp.sources.website import RemoteLimits, mirror_dir, remote_source
 
         self.scope = index_scope(spec.collection, spec.version)
         self.source = remote_source(spec.location, spec.urls_file)
@@ -144,7 +144,7 @@ class WebsiteSource:
         self.notes: list[str] = []
 
     def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
-        from docs_mcp.remote import mirror_lock, pages_dir, sync_mirror
+        from docs_mcp.sources.website import mirror_lock, pages_dir, sync_mirror
 
         with mirror_lock(self.mirror):  # held while the pages are indexed
             fetched = sync_mirror(self.source, self.mirror, self.limits)

@@ -55,10 +55,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from docs_mcp.collection import DEFAULT_COLLECTION, Scope, check_name, sort_versions
-from docs_mcp.corpus import Skipped
 from docs_mcp.errors import ConfigError, GitSourceError
 from docs_mcp.formats import SOURCE_SUFFIXES
 from docs_mcp.sources import Checkout, PublishedVersions, alone_in
+from docs_mcp.sources.folder import Skipped
 from docs_mcp.sources.spec import SourceSpec, redact_urls
 
 if TYPE_CHECKING:

@@ -41,9 +41,9 @@ import httpx
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.corpus import Skipped
 from docs_mcp.errors import ConfigError, RemoteError
 from docs_mcp.formats import SOURCE_SUFFIXES
+from docs_mcp.sources.folder import Skipped
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "docs-mcp-remote-mirror/1"
