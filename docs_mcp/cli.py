@@ -248,7 +248,8 @@ def index(
     """Index (or re-index) a folder of Markdown files, the pages an llms.txt, sitemap or URL list
     links to, or a git repository at one or more refs; only changed files are embedded again (and
     only changed pages downloaded, only moved refs fetched)."""
-    from docs_mcp.sources import FolderSource, SourceSpec, open_source
+    from docs_mcp.sources import SourceSpec, open_source
+    from docs_mcp.sources.folder import FolderSource
 
     spec = SourceSpec(
         location=path,

@@ -1,8 +1,8 @@
 """Where documents come from: one module per kind of source, behind one small interface.
 
-    folder    a folder of Markdown files on this machine
-    website   the pages an llms.txt, a sitemap or a list of URLs links to, mirrored
-    git       sources/git.py: a git repository at one or more refs, each ref a version
+    folder.py    a folder of Markdown files on this machine: the only code that reads them
+    website.py   the pages an llms.txt, a sitemap or a list of URLs links to, mirrored
+    git.py       a git repository at one or more refs, each ref a version
 
 `docs-mcp index` and `docs-mcp sync` both describe what to index as a `SourceSpec`
 (the arguments of one `index` command, or one `[[sources]]` table: sources/spec.py),
@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from docs_mcp.collection import Scope, index_scope
+from docs_mcp.collection import Scope
 from docs_mcp.errors import IndexLockedError
-from docs_mcp.sources.folder import Skipped
 from docs_mcp.sources.spec import SourceSpec
 
 if TYPE_CHECKING:
     from docs_mcp.config import Settings
+    from docs_mcp.sources.folder import Skipped
 
 __all__ = ["Checkout", "DocSource", "PublishedVersions", "SourceSpec", "open_source"]
 
@@ -106,52 +106,9 @@ def open_source(spec: SourceSpec, settings: Settings) -> DocSource:
 
         return GitSource(spec, settings)
     if spec.kind == "website":
+        from docs_mcp.sources.website import WebsiteSource  # httpx: imported for a website only
+
         return WebsiteSource(spec, settings)
+    from docs_mcp.sources.folder import FolderSource
+
     return FolderSource(spec, settings)
-
-
-class FolderSource:
-    """A folder on this machine: one version, indexed as it is."""
-
-    kind = "folder"
-
-    def __init__(self, spec: SourceSpec, settings: Settings) -> None:
-        self.scope = index_scope(spec.collection, spec.version)
-        self.root = Path(spec.location).expanduser() if spec.location else settings.corpus
-        self.label = str(self.root.resolve())
-        self.notes: list[str] = []
-
-    def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
-        yield Checkout(self.scope, self.label, self.root)
-
-    def plan(self, published: PublishedVersions) -> list[str]:
-        return [f"{self.scope.label}: {published.changes(self.scope, self.root)}"]
-
-
-class WebsiteSource:
-    """An llms.txt, a sitemap or a list of URLs: the pages are mirrored, then indexed as a folder."""
-
-    kind = "website"
-
-    def __init__(self, spec: SourceSpec, settings: Settings) -> None:
-        from docs_mcp.sources.website import RemoteLimits, mirror_dir, remote_source
-
-        self.scope = index_scope(spec.collection, spec.version)
-        self.source = remote_source(spec.location, spec.urls_file)
-        self.label = self.source.key
-        self.mirror = mirror_dir(settings.cache_dir, self.source)
-        self.limits = RemoteLimits.from_settings(settings)
-        self.notes: list[str] = []
-
-    def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
-        from docs_mcp.sources.website import mirror_lock, pages_dir, sync_mirror
-
-        with mirror_lock(self.mirror):  # held while the pages are indexed
-            fetched = sync_mirror(self.source, self.mirror, self.limits)
-            yield Checkout(self.scope, self.label, pages_dir(self.mirror), fetched=fetched)
-
-    def plan(self, published: PublishedVersions) -> list[str]:
-        return [
-            f"{self.scope.label}: would fetch {self.source.listing_url or self.label} and download the "
-            "pages that changed since the last run"
-        ]

@@ -13,9 +13,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
+from docs_mcp.collection import index_scope
 from docs_mcp.errors import CorpusError, SourceFormatError
 from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of, to_markdown
+from docs_mcp.sources import Checkout, PublishedVersions
+from docs_mcp.sources.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from docs_mcp.config import Settings
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # A notebook's size is mostly its outputs (images above all), which are dropped.
@@ -114,3 +121,21 @@ def _read(path: Path, relative: PurePosixPath, root: Path) -> SourceFile | Skipp
         return Skipped(shown, str(error))
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return SourceFile(doc_id_for(relative), shown, text, digest)
+
+
+class FolderSource:
+    """A folder on this machine: one version, indexed as it is."""
+
+    kind = "folder"
+
+    def __init__(self, spec: SourceSpec, settings: Settings) -> None:
+        self.scope = index_scope(spec.collection, spec.version)
+        self.root = Path(spec.location).expanduser() if spec.location else settings.corpus
+        self.label = str(self.root.resolve())
+        self.notes: list[str] = []
+
+    def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
+        yield Checkout(self.scope, self.label, self.root)
+
+    def plan(self, published: PublishedVersions) -> list[str]:
+        return [f"{self.scope.label}: {published.changes(self.scope, self.root)}"]

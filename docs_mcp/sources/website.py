@@ -30,6 +30,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -40,10 +41,13 @@ from xml.etree import ElementTree
 import httpx
 
 from docs_mcp import __version__
+from docs_mcp.collection import index_scope
 from docs_mcp.config import Settings
 from docs_mcp.errors import ConfigError, RemoteError
 from docs_mcp.formats import SOURCE_SUFFIXES
+from docs_mcp.sources import Checkout, PublishedVersions, alone_in
 from docs_mcp.sources.folder import Skipped
+from docs_mcp.sources.spec import SourceSpec
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "docs-mcp-remote-mirror/1"
@@ -135,8 +139,6 @@ def pages_dir(mirror: Path) -> Path:
 
 def mirror_lock(mirror: Path) -> contextlib.AbstractContextManager[None]:
     """One run at a time per mirror: a second run fails at once instead of interleaving writes."""
-    from docs_mcp.sources import alone_in
-
     return alone_in(
         mirror,
         f"another docs-mcp index run is updating the mirror {mirror}; wait for it to finish, or stop it "
@@ -605,3 +607,28 @@ def _prune(folder: Path, keep: set[str]) -> None:
 def _remove_tree(folder: Path) -> None:
     _prune(folder, set())
     folder.rmdir()
+
+
+class WebsiteSource:
+    """An llms.txt, a sitemap or a list of URLs: the pages are mirrored, then indexed as a folder."""
+
+    kind = "website"
+
+    def __init__(self, spec: SourceSpec, settings: Settings) -> None:
+        self.scope = index_scope(spec.collection, spec.version)
+        self.source = remote_source(spec.location, spec.urls_file)
+        self.label = self.source.key
+        self.mirror = mirror_dir(settings.cache_dir, self.source)
+        self.limits = RemoteLimits.from_settings(settings)
+        self.notes: list[str] = []
+
+    def checkouts(self, published: PublishedVersions) -> Iterator[Checkout]:
+        with mirror_lock(self.mirror):  # held while the pages are indexed
+            fetched = sync_mirror(self.source, self.mirror, self.limits)
+            yield Checkout(self.scope, self.label, pages_dir(self.mirror), fetched=fetched)
+
+    def plan(self, published: PublishedVersions) -> list[str]:
+        return [
+            f"{self.scope.label}: would fetch {self.source.listing_url or self.label} and download the "
+            "pages that changed since the last run"
+        ]
