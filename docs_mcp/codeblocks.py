@@ -30,6 +30,9 @@ from docs_mcp.models import Fence, ParsedDoc
 MIN_CODE_CHARS = 20
 MIN_CODE_LINES = 2
 CONTEXT_CHARS = 300
+# Of an example's code, what the model and the keyword index see: the model reads 256 tokens
+# (about 1,000 characters); the prose chunks hold all of it. A 5 MB fence is not 5 MB to tokenize.
+SEARCH_CODE_CHARS = 8000
 CONTEXT_WINDOW_CHARS = 10 * CONTEXT_CHARS  # of the text before a fence, room for link targets and tags
 
 # Info strings (after normalisation) that are never code examples.
@@ -168,7 +171,8 @@ class CodeUnit:
         """What the model and the keyword index see: where it is, what it is for, the code."""
         trail = " > ".join(h for h in self.heading_path if h != self.title)
         head = f"{self.title}\n{trail}" if trail else self.title
-        parts = [head, self.context, f"{self.language} code:\n{self.code}" if self.language else self.code]
+        code = self.code[:SEARCH_CODE_CHARS]
+        parts = [head, self.context, f"{self.language} code:\n{code}" if self.language else code]
         return "\n\n".join(p for p in parts if p)
 
 

@@ -211,8 +211,8 @@ def _load_front_matter(text: str, warnings: list[str]) -> dict[str, Any]:
         if key not in (*_TEXT_KEYS, *ORDER_KEYS, "tags"):
             continue  # someone else's metadata (Docusaurus, Hugo ...): not read, not judged
         if value is _COMPLEX or (isinstance(value, list) and key != "tags"):
-            kind = "a list" if isinstance(value, list) else "a mapping or nested list"
-            warnings.append(f"front matter {key} is {kind}, not a plain value; it was ignored")
+            wanted = "a plain value or a list of plain values" if key == "tags" else "a plain value"
+            warnings.append(f"front matter {key} is not {wanted}; it was ignored")
         else:
             found[key] = value
     return found
