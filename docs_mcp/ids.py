@@ -35,9 +35,7 @@ def _escape(char: str) -> str:
 
 def escape_doc_id(name: str) -> str:
     """The doc id of a source path without its suffix (see the module docstring)."""
-    escaped = [
-        _escape(char) if char in "%#" or unicodedata.category(char) == "Cc" else char for char in name
-    ]
+    escaped = [_escape(char) if char in "%#" or unicodedata.category(char) == "Cc" else char for char in name]
     for index in range(len(escaped)):  # white space the tools would strip, at the start ...
         if not escaped[index].isspace():
             break

@@ -39,6 +39,7 @@ from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError, UnknownCollectionError
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.formats import suffix_of
+from docs_mcp.ids import escape_doc_id
 from docs_mcp.models import (
     CollectionInfo,
     CollectionList,
@@ -491,10 +492,7 @@ class DocsService:
         version: str | None = None,
     ) -> DocPage:
         snapshot = self.snapshot(collection, version)
-        doc_id, _, anchor = id.strip().partition("#")
-        doc_id = doc_id.strip().strip("/")
-        if doc_id not in snapshot.docs:  # a source path (`notebooks/intro.ipynb`) opens its doc too
-            doc_id = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
+        doc_id, anchor = _doc_and_anchor(id, snapshot.docs)
         row = snapshot.docs.get(doc_id)
         if row is None:
             raise _unknown_doc(id, snapshot)
@@ -593,6 +591,22 @@ class DocsService:
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _doc_and_anchor(requested: str, docs: dict[str, Any]) -> tuple[str, str]:
+    """(doc id, anchor) of what get_doc was given: `id`, `id#anchor` (ids never hold a raw `#`),
+    a source path (`notebooks/intro.ipynb`), or a file's path as written when its id is escaped
+    (`c#-guide.md` is `c%23-guide`, see ids.py). The id may be unknown: the caller says so."""
+    doc_id, _, anchor = requested.strip().partition("#")
+    doc_id = doc_id.strip().strip("/")
+    if doc_id in docs:
+        return doc_id, anchor
+    without_suffix = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
+    if without_suffix in docs:
+        return without_suffix, anchor
+    path = requested.strip().strip("/")
+    escaped = escape_doc_id(path[: len(path) - len(suffix_of(path))])
+    return (escaped, "") if escaped in docs else (doc_id, anchor)
 
 
 def _provenance(snapshot: Snapshot) -> dict[str, Any]:

@@ -29,6 +29,7 @@ target is under 2 s/MB for any input) and the peak memory the case added.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import math
@@ -241,7 +242,8 @@ def _current_memory_mb() -> float:
 
 
 def worker(memory_mb: int) -> None:
-    """Read {"case", "bytes"} lines on stdin, answer one JSON line each on stdout."""
+    """Read {"case", "bytes"} (or {"suffix", "data"}: a file's bytes in base64) lines on stdin,
+    answer one JSON line each on stdout."""
     from importlib import resources
 
     from markdown_it import MarkdownIt
@@ -269,11 +271,14 @@ def worker(memory_mb: int) -> None:
     print(json.dumps({"ready": str(Path(docs_mcp.__file__).parent)}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
-        suffix, generate, _ = CASES[request["case"]]
-        text = generate(request["bytes"])
+        if "case" in request:
+            suffix, generate, _ = CASES[request["case"]]
+            data = generate(request["bytes"]).encode("utf-8")
+        else:  # the bytes of a file, from tests/test_hostile_files.py
+            suffix, data = request["suffix"], base64.b64decode(request["data"])
         with tempfile.TemporaryDirectory() as folder:
-            (Path(folder) / f"case{suffix}").write_text(text, encoding="utf-8")
-            del text
+            (Path(folder) / f"case{suffix}").write_bytes(data)
+            del data
             _reset_peak_memory()
             before = _current_memory_mb()
             answer: dict[str, object] = {}
@@ -295,10 +300,10 @@ def worker(memory_mb: int) -> None:
                     examples = code_units(doc)
                     stages["code"] = time.process_time() - mark
                     answer["outcome"] = f"{len(chunks)} chunks, {len(examples)} examples"
-                    # The floor: markdown-it-py alone, with the options docs-mcp parses with.
-                    mark = time.process_time()
-                    reference_parser.parse(source.text)
-                    answer["markdown_it_seconds"] = time.process_time() - mark
+                    if request.get("floor"):  # markdown-it-py alone, with docs-mcp's options
+                        mark = time.process_time()
+                        reference_parser.parse(source.text)
+                        answer["markdown_it_seconds"] = time.process_time() - mark
                 else:
                     answer["outcome"] = f"skipped: {getattr(source, 'reason', 'not found')}"
             except BaseException as error:  # a finding, reported: the bench goes on
@@ -345,15 +350,27 @@ class Worker:
         line = process.stdout.readline()
         return json.loads(line) if line else None
 
-    def run(self, case: str, size: int, timeout: float) -> dict[str, object]:
+    def run(self, case: str, size: int, timeout: float, floor: bool = False) -> dict[str, object]:
+        """A generated case of about `size` bytes through the pipeline (and with `floor`, through
+        plain markdown-it-py too, for reference)."""
+        return self._ask({"case": case, "bytes": size, "floor": floor}, timeout)
+
+    def run_file(self, data: bytes, suffix: str, timeout: float) -> dict[str, object]:
+        """A file of these bytes (named case{suffix}) through the pipeline."""
+        return self._ask({"suffix": suffix, "data": base64.b64encode(data).decode("ascii")}, timeout)
+
+    def _ask(self, request: dict[str, object], timeout: float) -> dict[str, object]:
         if self.process is None:
             self.process = self._start()
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps({"case": case, "bytes": size}) + "\n")
+        self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         answer = self._read(self.process, timeout)
         if answer is None:
+            died = self.process.poll()
             self.stop()
+            if died is not None:
+                return {"outcome": f"worker died (exit code {died})", "seconds": None}
             return {"outcome": f"over {timeout:g} s (killed)", "seconds": None}
         return answer
 
@@ -498,7 +515,7 @@ def main() -> None:
             for w in workers:
                 row = Row(w.label, name)
                 for kb in sizes:
-                    row.add(kb, w.run(name, kb * KB, args.timeout))
+                    row.add(kb, w.run(name, kb * KB, args.timeout, floor=True))
                     if row.seconds[kb] is None:
                         break  # larger sizes would only time out too
                 rows.append(row)
