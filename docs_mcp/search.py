@@ -594,19 +594,23 @@ class DocsService:
 
 
 def _doc_and_anchor(requested: str, docs: dict[str, Any]) -> tuple[str, str]:
-    """(doc id, anchor) of what get_doc was given: `id`, `id#anchor` (ids never hold a raw `#`),
-    a source path (`notebooks/intro.ipynb`), or a file's path as written when its id is escaped
-    (`c#-guide.md` is `c%23-guide`, see ids.py). The id may be unknown: the caller says so."""
+    """(doc id, anchor) of what get_doc was given, in this order: `id` or `id#anchor` (ids never
+    hold a raw `#`); a source path as written (`notebooks/intro.ipynb`, `c#-guide.md`, whose id
+    is `c%23-guide`: see ids.py); `path#anchor`; a path without its suffix as written. The id
+    may be unknown: the caller says so."""
     doc_id, _, anchor = requested.strip().partition("#")
     doc_id = doc_id.strip().strip("/")
     if doc_id in docs:
         return doc_id, anchor
+    paths = dict.fromkeys([requested, requested.strip().strip("/")])  # ` a.md` is a file name too
+    for path in paths:
+        stem = path[: len(path) - len(suffix_of(path))]
+        if stem != path and docs.get(escape_doc_id(stem), {}).get("path") == path:
+            return escape_doc_id(stem), ""
     without_suffix = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
     if without_suffix in docs:
         return without_suffix, anchor
-    path = requested.strip().strip("/")
-    escaped = escape_doc_id(path[: len(path) - len(suffix_of(path))])
-    return (escaped, "") if escaped in docs else (doc_id, anchor)
+    return next(((escape_doc_id(p), "") for p in paths if escape_doc_id(p) in docs), (doc_id, anchor))
 
 
 def _provenance(snapshot: Snapshot) -> dict[str, Any]:
