@@ -36,7 +36,8 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MIN_BODY_TOKENS = 48  # a very long heading path still leaves room for text
 COUNT_BATCH_CHARS = 64 * 1024  # of text per tokenizer call
 COUNT_WINDOW_CHARS = 4096  # a longer text is counted in pieces of about this size
-MIN_PART_CHARS = 64  # an over-budget block is cut into parts of at least this size (see _measured_parts)
+MIN_PART_CHARS = 64  # very short lines or words of an over-budget block are counted in runs this long
+SHORT_SPAN_CHARS = 16  # ... when each is shorter than this (see _measured_parts)
 _CODE_KINDS = frozenset({"fence", "code_block"})
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 _SPACE = re.compile(r"\s+")
@@ -158,7 +159,8 @@ def _prefix_counter(doc: ParsedDoc, count_tokens: TokenCounter) -> Callable[[tup
     counts = dict(zip(texts, _count_in_batches(texts, count_tokens), strict=True))
 
     def prefix_tokens(heading_path: tuple[str, ...]) -> int:
-        return counts[doc.title] + sum(counts[h] + 1 for h in heading_path if h != doc.title)
+        trail = [counts[h] for h in heading_path if h != doc.title]
+        return counts[doc.title] + sum(trail) + max(0, len(trail) - 1)  # a token per " > "
 
     return prefix_tokens
 
@@ -209,20 +211,24 @@ def _split(source: str, piece: _Piece, budget: int, count_tokens: TokenCounter) 
 def _measured_parts(
     source: str, spans: list[tuple[int, int]], budget: int, is_code: bool, count_tokens: TokenCounter
 ) -> list[_Piece]:
-    """The spans as pieces with their token counts, short neighbours counted together.
+    """The spans as pieces with their token counts, runs of very short ones counted together.
 
     A block of a million one-character lines or words would otherwise be a million tokenizer
-    inputs. Runs of spans up to min(budget, MIN_PART_CHARS) characters form one part (a part
-    has at most a token per character with the default model, so it still fits); a run that
-    counts over budget anyway is counted span by span after all.
+    inputs. Consecutive spans shorter than SHORT_SPAN_CHARS form one part of at most
+    min(budget, MIN_PART_CHARS) characters (a part has at most a token per character with the
+    default model, so it still fits); a run that counts over budget anyway is counted span by
+    span after all. Longer spans, most lines of real code, are parts of their own as before.
     """
     limit = min(budget, MIN_PART_CHARS)
     runs: list[list[tuple[int, int]]] = []
+    short_run = False
     for span in spans:
-        if runs and span[1] - runs[-1][0][0] <= limit:
+        short = span[1] - span[0] < SHORT_SPAN_CHARS
+        if short and short_run and span[1] - runs[-1][0][0] <= limit:
             runs[-1].append(span)
         else:
             runs.append([span])
+            short_run = short
     counts = _count_in_batches([source[run[0][0] : run[-1][1]] for run in runs], count_tokens)
     over = [run for run, count in zip(runs, counts, strict=True) if count > budget and len(run) > 1]
     one_by_one = iter(_count_in_batches([source[s:e] for run in over for s, e in run], count_tokens))

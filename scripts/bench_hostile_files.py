@@ -181,6 +181,12 @@ CASES: dict[str, tuple[str, Callable[[int], str], str]] = {
         lambda n: _repeat(lambda i: "`" * (3 + i % 50) + "\n", n),
         "fence openers of rising length",
     ),
+    "fence-short-lines": (
+        ".md",
+        lambda n: "```\n" + "x\n" * (n // 2) + "```\n",
+        "one code block of 1-char lines",
+    ),
+    "paragraph-short-words": (".md", lambda n: "a " * (n // 2), "one paragraph of 1-letter words"),
     "fence-long-line": (".md", lambda n: "```\n" + "y" * n + "\n```\n", "one code line a whole file long"),
     "context-brackets": (
         ".md",
