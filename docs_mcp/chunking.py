@@ -242,13 +242,21 @@ def _measured_parts(
 
 
 def _hard_split(source: str, piece: _Piece, budget: int, count_tokens: TokenCounter) -> list[_Piece]:
-    """Last resort for a run with no boundary at all (a minified line, a giant URL)."""
+    """Last resort for a run with no boundary at all (a minified line, a giant URL): even cuts,
+    and a cut that still counts over budget (its tokens were not spread evenly: a long word the
+    tokenizer reads as one token, then dense CJK text) is cut again."""
     length = piece.end - piece.start
     pieces_needed = max(2, -(-piece.tokens // budget) * 2)
     step = max(1, length // pieces_needed)
     spans = [(start, min(start + step, piece.end)) for start in range(piece.start, piece.end, step)]
     counts = _count_in_batches([source[start:end] for start, end in spans], count_tokens)
-    return [_Piece(start, end, n, piece.is_code) for (start, end), n in zip(spans, counts, strict=True)]
+    result = []
+    for (start, end), tokens in zip(spans, counts, strict=True):
+        cut = _Piece(start, end, tokens, piece.is_code)
+        result += (
+            _hard_split(source, cut, budget, count_tokens) if tokens > budget and end - start > 1 else [cut]
+        )
+    return result
 
 
 def _spans_between(source: str, start: int, end: int, separator: re.Pattern[str]) -> list[tuple[int, int]]:
