@@ -547,7 +547,11 @@ async def _sync(source: RemoteSource, mirror: Path, limits: RemoteLimits, report
 
         async def one(url: str, path: str) -> tuple[str, dict[str, Any] | None]:
             async with gate:
-                return url, await _sync_page(fetcher, url, path, manifest.get(url), folder, report)
+                previous = manifest.get(url)
+                try:
+                    return url, await _sync_page(fetcher, url, path, previous, folder, report)
+                except Exception as error:  # one page never stops the run
+                    return url, _failed_page(url, path, previous, error, report)
 
         results = await asyncio.gather(*(one(url, path) for url, path in pages.items()))
 
@@ -652,6 +656,17 @@ async def _fetch_listing(fetcher: _Fetcher, url: str, limits: RemoteLimits) -> t
     return parse_listing(text, fetched.url)
 
 
+def _failed_page(
+    url: str, path: str, previous: dict[str, Any] | None, error: Exception, report: SyncReport
+) -> dict[str, Any] | None:
+    """A page whose mirroring raised what nothing expected: reported, its previous entry kept."""
+    log.warning("mirroring %s failed", url, exc_info=True)
+    kept = previous if previous is not None and previous.get("path") == path else None
+    reason = f"could not be mirrored ({type(error).__name__}: {str(error)[:200]})"
+    report.failed.append(Skipped(url, reason + ("; kept the previous copy" if kept else "")))
+    return kept
+
+
 async def _sync_page(
     fetcher: _Fetcher,
     url: str,
@@ -660,26 +675,7 @@ async def _sync_page(
     folder: Path,
     report: SyncReport,
 ) -> dict[str, Any] | None:
-    """The page's new manifest entry; its previous one if it failed (None if there was none).
-    One page never stops the run: whatever goes wrong with it is reported as a failed page."""
-    try:
-        return await _fetch_page(fetcher, url, path, previous, folder, report)
-    except Exception as error:
-        log.warning("mirroring %s failed", url, exc_info=True)
-        kept = previous if previous is not None and previous.get("path") == path else None
-        reason = f"could not be mirrored ({type(error).__name__}: {str(error)[:200]})"
-        report.failed.append(Skipped(url, reason + ("; kept the previous copy" if kept else "")))
-        return kept
-
-
-async def _fetch_page(
-    fetcher: _Fetcher,
-    url: str,
-    path: str,
-    previous: dict[str, Any] | None,
-    folder: Path,
-    report: SyncReport,
-) -> dict[str, Any] | None:
+    """The page's new manifest entry; its previous one if it failed (None if there was none)."""
     target = folder / path
     if not target.parent.resolve().is_relative_to(folder.resolve()):
         raise FetchError("its mirror file would be outside the mirror (a link in the cache folder)")

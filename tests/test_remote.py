@@ -26,6 +26,7 @@ from mcp import Client
 from typer.testing import CliRunner
 
 from docs_mcp.cli import EXIT_SKIPPED_FILES, app
+from docs_mcp.config import Settings
 from docs_mcp.errors import RemoteError
 from docs_mcp.remote import (
     MAX_MIRROR_PATH_BYTES,
@@ -660,15 +661,7 @@ def test_decoding_a_compression_bomb_holds_about_the_limit_in_memory(site, tmp_p
     site.put_encoded("/docs/bomb.md", double_gzip_bomb, "gzip, gzip")
     site.put("/llms.txt", llms_txt(site, ["docs/bomb.md", "docs/install.md"]))
     source = remote_source(f"{site.url}/llms.txt")
-    limits = RemoteLimits(
-        max_page_bytes=1_000_000,
-        max_listing_bytes=1_000_000,
-        max_pages=10,
-        timeout_seconds=30,
-        concurrency=2,
-        retries=0,
-        max_redirects=2,
-    )
+    limits = RemoteLimits.from_settings(Settings.from_env({"DOCS_MCP_REMOTE_MAX_PAGE_BYTES": "1000000"}))
     mirror = mirror_dir(tmp_path, source)
     tracemalloc.start()
     try:
