@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "docs-mcp-remote-mirror/1"
 PAGES_FOLDER = "pages"
+MAX_CHILD_SITEMAPS = 100  # read from one sitemap index, each fetched in turn
 RETRY_AFTER_CAP_SECONDS = 10.0
 BACKOFF_SECONDS = 0.5  # 0.5, 1, 2, ... between attempts, unless the server says Retry-After
 USER_AGENT = f"docs-mcp/{__version__}"
@@ -573,8 +574,17 @@ async def _list_pages(
     else:
         kind, urls = await _fetch_listing(fetcher, source.listing_url, limits)
         if kind == "sitemapindex":
-            nested = []
-            for child in urls:
+            nested: list[str] = []
+            if len(urls) > MAX_CHILD_SITEMAPS:
+                report.failed.append(
+                    Skipped(
+                        source.listing_url,
+                        f"lists {len(urls):,} sitemaps; only the first {MAX_CHILD_SITEMAPS} were read",
+                    )
+                )
+            for child in urls[:MAX_CHILD_SITEMAPS]:
+                if len(nested) > limits.max_pages:
+                    break  # enough pages to reach the page limit: the rest would be cut anyway
                 child_kind, child_urls = await _fetch_listing(fetcher, child, limits)
                 if child_kind != "urlset":
                     raise RemoteError(

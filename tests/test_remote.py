@@ -784,3 +784,21 @@ def test_every_mirror_path_fits_a_file_name_and_a_path(url):
     assert len(path.encode("utf-8")) <= MAX_MIRROR_PATH_BYTES
     assert all(len(part.encode("utf-8")) <= MAX_SEGMENT_BYTES for part in path.split("/"))
     assert path.endswith(".md") and mirror_path(url) == path  # stable: the same file every run
+
+
+def test_a_sitemap_index_is_read_only_up_to_its_first_hundred_sitemaps(site, db):
+    namespace = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    children = "".join(f"<sitemap><loc>{site.url}/s{i}.xml</loc></sitemap>" for i in range(150))
+    site.put("/sitemap.xml", f"<sitemapindex {namespace}>{children}</sitemapindex>", "application/xml")
+    site.put("/s0.xml", f"<urlset {namespace}><url><loc>{site.url}/docs/install.md</loc></url></urlset>")
+    for i in range(1, 150):
+        site.put(f"/s{i}.xml", f"<urlset {namespace}></urlset>", "application/xml")
+
+    result = index(db, f"{site.url}/sitemap.xml")
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
+    report = as_json(result)
+    assert report["remote"]["failed"] == [
+        {"url": f"{site.url}/sitemap.xml", "reason": "lists 150 sitemaps; only the first 100 were read"}
+    ]
+    assert report["added"] == 1
+    assert site.count("/s99.xml", 200) == 1 and site.count("/s100.xml", 200) == 0
