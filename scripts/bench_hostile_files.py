@@ -2,6 +2,7 @@
 
     python scripts/bench_hostile_files.py                  # 128 KB .. 1 MB, this checkout
     python scripts/bench_hostile_files.py --compare main   # the same inputs through main's code too
+    python scripts/bench_hostile_files.py --ref HEAD --compare main   # two commits, not the work tree
     python scripts/bench_hostile_files.py --cases headings-distinct,brackets-open --sizes 1024
 
 Each case is a generator of a file that stresses one step: thousands of distinct
@@ -492,6 +493,7 @@ def print_table(rows: list[Row], sizes: list[int], timeout: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--compare", metavar="REF", help="also run the cases through docs_mcp/ as of REF")
+    parser.add_argument("--ref", help="measure docs_mcp/ as of REF instead of the working tree")
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
     parser.add_argument("--sizes", default="128,256,512,1024", help="input sizes in KB, doubling")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case and size")
@@ -509,7 +511,8 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     with contextlib.ExitStack() as stack:
-        workers = [Worker("this", None, args.memory_mb)]
+        this = (args.ref, stack.enter_context(checkout(args.ref))) if args.ref else ("this", None)
+        workers = [Worker(*this, args.memory_mb)]
         if args.compare:
             workers.insert(
                 0, Worker(args.compare, stack.enter_context(checkout(args.compare)), args.memory_mb)
@@ -521,7 +524,8 @@ def main() -> None:
             for w in workers:
                 row = Row(w.label, name)
                 for kb in sizes:
-                    row.add(kb, w.run(name, kb * KB, args.timeout, floor=True))
+                    # The floor is the same input through the same markdown-it: measured once.
+                    row.add(kb, w.run(name, kb * KB, args.timeout, floor=w is workers[-1]))
                     if row.seconds[kb] is None:
                         break  # larger sizes would only time out too
                 rows.append(row)
