@@ -75,11 +75,12 @@ def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
     """Every source file under `root` (SOURCE_SUFFIXES), sorted, hidden folders and files left out."""
     resolved_root = resolve_root(root)
     unreadable: list[OSError] = []
-    for folder, subfolders, files in os.walk(resolved_root, followlinks=False, onerror=unreadable.append):
+    for folder_path, subfolders, files in _walk(resolved_root, unreadable):
         while unreadable:
             error = unreadable.pop()
-            yield Skipped(_shown(Path(error.filename or folder), resolved_root) + "/", _cannot_read(error))
-        folder_path = Path(folder)
+            yield Skipped(
+                _shown(Path(error.filename or folder_path), resolved_root) + "/", _cannot_read(error)
+            )
         kept = []
         for name in sorted(subfolders):
             if name.startswith("."):
@@ -100,6 +101,32 @@ def walk_corpus(root: Path) -> Iterator[SourceFile | Skipped]:
             yield _read(path, relative, resolved_root)
     for error in unreadable:  # the root itself, if it became unreadable
         yield Skipped(_shown(Path(error.filename or resolved_root), resolved_root) + "/", _cannot_read(error))
+
+
+def _walk(root: Path, errors: list[OSError]) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """os.walk(root) top-down, without following links, and without recursion: Python 3.11's
+    os.walk recurses once per folder level, so a tree a thousand folders deep ended the run
+    with RecursionError. The caller may prune and sort the folder list in place, as with os.walk;
+    a folder that cannot be listed goes to `errors`. A link to a folder is listed as a file
+    (the reader reports it), never entered."""
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        folders: list[str] = []
+        files: list[str] = []
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        is_folder = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_folder = False
+                    (folders if is_folder else files).append(entry.name)
+        except OSError as error:
+            errors.append(error)
+            continue
+        yield folder, folders, files
+        pending.extend(folder / name for name in reversed(folders))
 
 
 _NOT_UTF8_NAME = "its name is not valid UTF-8; rename it to index it"
@@ -132,12 +159,12 @@ def corpus_fingerprint(root: Path) -> frozenset[tuple[str, int, int]]:
     every second, and different whenever a file is added, removed or saved."""
     resolved_root = resolve_root(root)
     seen = set()
-    for folder, subfolders, files in os.walk(resolved_root, followlinks=False):
+    for folder, subfolders, files in _walk(resolved_root, []):
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in files:
             if name.startswith(".") or not name.lower().endswith(SOURCE_SUFFIXES):
                 continue
-            path = Path(folder) / name
+            path = folder / name
             try:
                 stat = path.stat()
             except OSError:

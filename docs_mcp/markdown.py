@@ -83,7 +83,8 @@ def unique_anchors(texts: Iterable[str]) -> list[str]:
 
 
 def parse_markdown(source: str, doc_id: str, path: str) -> ParsedDoc:
-    tokens = _parser().parse(source)
+    env: dict[str, Any] = {}  # the block parse collects link reference definitions for headings
+    tokens = _parser().parse(source, env)
     line_starts = [0] + [match.end() for match in re.finditer("\n", source)]
 
     def offset(line: int) -> int:
@@ -110,7 +111,7 @@ def parse_markdown(source: str, doc_id: str, path: str) -> ParsedDoc:
         kind = token.type.removesuffix("_open")
         blocks.append(Block(kind=kind, start=start, end=end))
         if token.type == "heading_open":
-            text = _heading_text(tokens[index + 1].content)
+            text = _heading_text(tokens[index + 1].content, env)
             raw_headings.append((int(token.tag[1]), text, start, end))
 
     headings = _build_headings(raw_headings, len(source))
@@ -156,14 +157,15 @@ def _build_headings(raw: list[tuple[int, str, int, int]], source_length: int) ->
 _INLINE_SYNTAX = re.compile(r"[\\`*_~\[\]!<&]")
 
 
-def _heading_text(source: str) -> str:
-    """A heading's text as a reader sees it: inline markup dropped, code and image alt kept."""
+def _heading_text(source: str, env: dict[str, Any]) -> str:
+    """A heading's text as a reader sees it: inline markup dropped, code and image alt kept
+    (`env` holds the page's link reference definitions, so `# See [the guide]` reads as a link)."""
     source = source[:MAX_HEADING_CHARS]
     if _INLINE_SYNTAX.search(source) is None:
         return re.sub(r"\s+", " ", source).strip()
     parser = _inline_parser()
     tokens: list[Token] = []
-    parser.inline.parse(source, parser, {}, tokens)
+    parser.inline.parse(source, parser, env, tokens)
     parts = []
     for token in tokens:
         if token.type in ("text", "text_special", "code_inline"):

@@ -200,6 +200,39 @@ def test_a_file_whose_reading_fails_unexpectedly_is_skipped_and_the_run_goes_on(
     ]
 
 
+def test_a_folder_tree_a_thousand_levels_deep_is_walked_and_indexed(tmp_path, fake_embedder):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    deep = os.open(folder, os.O_RDONLY)
+    try:  # relative to an open folder: the full path is longer than a shell would like
+        for _ in range(1100):
+            os.mkdir("d", dir_fd=deep)
+            inner = os.open("d", os.O_RDONLY, dir_fd=deep)
+            os.close(deep)
+            deep = inner
+        descriptor = os.open("page.md", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=deep)
+        os.write(descriptor, b"# Deep page\n\nThe deepest page of the tree.\n")
+        os.close(descriptor)
+    finally:
+        os.close(deep)
+    (folder / "top.md").write_text("# Top\n\nAt the top.\n", encoding="utf-8")
+    report = index_corpus(folder, IndexStore(str(tmp_path / "index")), fake_embedder)
+    assert report.published and not report.skipped
+    assert sorted(report.added) == ["/".join(["d"] * 1100 + ["page"]), "top"]
+
+
+def test_a_link_to_a_folder_named_like_a_page_is_reported_not_entered(tmp_path, fake_embedder):
+    folder = tmp_path / "docs"
+    (folder / "real").mkdir(parents=True)
+    (folder / "real" / "page.md").write_text("# Page\n\nText.\n", encoding="utf-8")
+    (folder / "alias.md").symlink_to(folder / "real")
+    report = index_corpus(folder, IndexStore(str(tmp_path / "index")), fake_embedder)
+    assert report.added == ["real/page"]
+    assert [(s.path, s.reason) for s in report.skipped] == [
+        ("alias.md", "not a regular file (a folder); only files are read")
+    ]
+
+
 # -- the per-file pipeline, in a child process under limits ---------------------------------------
 
 
