@@ -166,10 +166,10 @@ def corpus_fingerprint(root: Path) -> frozenset[tuple[str, int, int]]:
                 continue
             path = folder / name
             try:
-                stat = path.stat()
+                info = path.stat()
             except OSError:
                 continue  # removed while we looked, or a broken link: the next look settles it
-            seen.add((path.relative_to(resolved_root).as_posix(), stat.st_size, stat.st_mtime_ns))
+            seen.add((path.relative_to(resolved_root).as_posix(), info.st_size, info.st_mtime_ns))
     return frozenset(seen)
 
 

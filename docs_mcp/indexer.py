@@ -90,19 +90,15 @@ class PreparedDoc:
     examples: list[CodeUnit]
 
 
-def prepare_doc(source: SourceFile, count_tokens: TokenCounter, max_tokens: int) -> PreparedDoc:
-    """Parse, chunk and find the code examples of one source. Pure, and linear in its text."""
-    doc = parse_markdown(source.text, source.doc_id, source.path)
-    return PreparedDoc(doc, chunk_document(doc, count_tokens, max_tokens), code_units(doc))
-
-
 def prepare(source: SourceFile, count_tokens: TokenCounter, max_tokens: int) -> PreparedDoc | Skipped:
-    """prepare_doc, or the file skipped with the reason when anything in it fails: a bug met
-    by one page costs that page, never the run."""
+    """Parse, chunk and find the code examples of one source (linear in its text), or the file
+    skipped with the reason when anything in it fails: a bug met by one page costs that page,
+    never the run (`--log-level DEBUG` shows the traceback)."""
     try:
-        return prepare_doc(source, count_tokens, max_tokens)
+        doc = parse_markdown(source.text, source.doc_id, source.path)
+        return PreparedDoc(doc, chunk_document(doc, count_tokens, max_tokens), code_units(doc))
     except Exception as error:
-        log.warning("%s could not be parsed", source.path, exc_info=True)
+        log.debug("%s could not be parsed", source.path, exc_info=True)
         return Skipped(source.path, f"could not be parsed ({type(error).__name__}: {str(error)[:200]})")
 
 

@@ -670,7 +670,7 @@ def _failed_page(
     url: str, path: str, previous: dict[str, Any] | None, error: Exception, report: SyncReport
 ) -> dict[str, Any] | None:
     """A page whose mirroring raised what nothing expected: reported, its previous entry kept."""
-    log.warning("mirroring %s failed", url, exc_info=True)
+    log.debug("mirroring %s failed", url, exc_info=True)
     kept = previous if previous is not None and previous.get("path") == path else None
     reason = f"could not be mirrored ({type(error).__name__}: {str(error)[:200]})"
     report.failed.append(Skipped(url, reason + ("; kept the previous copy" if kept else "")))
