@@ -52,9 +52,14 @@ def unescape_doc_id(doc_id: str) -> str:
     return unquote(doc_id)
 
 
+def uri_path(path: str) -> str:
+    """A file path percent-encoded as a URI path: `c#-guide.md` -> `c%23-guide.md`."""
+    return quote(path, safe=_URI_PATH_SAFE)
+
+
 def doc_uri(doc_id: str) -> str:
     """The resource URI of a doc: `docs://` and its path, percent-encoded as a URI path."""
-    return RESOURCE_SCHEME + quote(unescape_doc_id(doc_id), safe=_URI_PATH_SAFE)
+    return RESOURCE_SCHEME + uri_path(unescape_doc_id(doc_id))
 
 
 def doc_id_from_uri_value(value: str) -> str:

@@ -15,6 +15,7 @@ cases of issue 18 took minutes at these sizes), not a target for a slow machine.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -202,23 +203,22 @@ def test_a_file_whose_reading_fails_unexpectedly_is_skipped_and_the_run_goes_on(
 
 def test_a_folder_tree_a_thousand_levels_deep_is_walked_and_indexed(tmp_path, fake_embedder):
     folder = tmp_path / "docs"
-    folder.mkdir()
-    deep = os.open(folder, os.O_RDONLY)
-    try:  # relative to an open folder: the full path is longer than a shell would like
-        for _ in range(1100):
-            os.mkdir("d", dir_fd=deep)
-            inner = os.open("d", os.O_RDONLY, dir_fd=deep)
-            os.close(deep)
-            deep = inner
-        descriptor = os.open("page.md", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=deep)
-        os.write(descriptor, b"# Deep page\n\nThe deepest page of the tree.\n")
-        os.close(descriptor)
+    deepest = folder.joinpath(*["d"] * 1100)  # 2,200 characters: within PATH_MAX
+    try:
+        for level in range(1101):  # one at a time: Path.mkdir(parents=True) recurses per level
+            folder.joinpath(*["d"] * level).mkdir()
+        (deepest / "page.md").write_text("# Deep page\n\nThe deepest page of the tree.\n", encoding="utf-8")
+        (folder / "top.md").write_text("# Top\n\nAt the top.\n", encoding="utf-8")
+        report = index_corpus(folder, IndexStore(str(tmp_path / "index")), fake_embedder)
+        assert report.published and not report.skipped
+        assert sorted(report.added) == ["/".join(["d"] * 1100 + ["page"]), "top"]
     finally:
-        os.close(deep)
-    (folder / "top.md").write_text("# Top\n\nAt the top.\n", encoding="utf-8")
-    report = index_corpus(folder, IndexStore(str(tmp_path / "index")), fake_embedder)
-    assert report.published and not report.skipped
-    assert sorted(report.added) == ["/".join(["d"] * 1100 + ["page"]), "top"]
+        # pytest's own clean-up of old temporary folders recurses once per level too.
+        (deepest / "page.md").unlink(missing_ok=True)
+        (folder / "top.md").unlink(missing_ok=True)
+        for level in range(1100, -1, -1):
+            with contextlib.suppress(FileNotFoundError):
+                folder.joinpath(*["d"] * level).rmdir()
 
 
 def test_a_link_to_a_folder_named_like_a_page_is_reported_not_entered(tmp_path, fake_embedder):
