@@ -15,6 +15,7 @@ protocol and calls into this module.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from docs_mcp.budget import CHARS_PER_TOKEN, estimate_tokens
@@ -82,6 +83,7 @@ class Retrieval:
     dropped: int  # passages left out to stay within the budget
     collection: str = "default"
     version: str | None = None
+    search_note: str | None = None  # what the search said (keywords clamped, a disagreement)
 
 
 def check_question(question: str) -> str:
@@ -142,12 +144,22 @@ def retrieve(
     max_tokens: int,
     collection: str | None = None,
     version: str | None = None,
+    keywords: Sequence[str] | str | None = None,
+    hypothetical_answer: str | None = None,
 ) -> Retrieval:
-    """The best `count` sections for `question`, through the search_docs ranking, each trimmed,
-    together within about half of `max_tokens`, from one collection and version."""
+    """The best `count` sections for `question`, through the search_docs ranking (guided by
+    the assistant's keywords and hypothetical answer, when given), each trimmed, together
+    within about half of `max_tokens`, from one collection and version."""
     question = check_question(question)
     count = max(1, min(count, MAX_PASSAGES))
-    result = service.search(question, count, collection=collection, version=version)
+    result = service.search(
+        question,
+        count,
+        collection=collection,
+        version=version,
+        keywords=keywords,
+        hypothetical_answer=hypothetical_answer,
+    )
     keep, each = passage_sizes(len(result.hits), passage_budget(max_tokens))
     passages = []
     for hit in result.hits[:keep]:
@@ -176,6 +188,7 @@ def retrieve(
         dropped=len(result.hits) - keep,
         collection=result.collection,
         version=result.version,
+        search_note=result.note,
     )
 
 
@@ -296,7 +309,7 @@ def extractive(retrieval: Retrieval, note: str | None) -> AskResult:
         answer=extractive_answer(retrieval),
         citations=[_citation(p) for p in retrieval.passages],
         unknown_citations=[],
-        note=_join(note if retrieval.passages else None, _budget_note(retrieval)),
+        note=_join(note if retrieval.passages else None, retrieval.search_note, _budget_note(retrieval)),
         index_version=retrieval.index_version,
         collection=retrieval.collection,
         version=retrieval.version,
@@ -312,7 +325,7 @@ def sampled(retrieval: Retrieval, answer: str, model: str | None = None) -> AskR
         answer=answer.strip(),
         citations=[_citation(p) for p in cited],
         unknown_citations=unknown,
-        note=_join(uncited, _budget_note(retrieval)),
+        note=_join(uncited, retrieval.search_note, _budget_note(retrieval)),
         model=model,
         index_version=retrieval.index_version,
         collection=retrieval.collection,

@@ -45,6 +45,7 @@ def fit_search(result: SearchResult, max_tokens: int) -> tuple[SearchResult, str
     """Drop the lowest-ranked hits until the rendering fits; a last code example is shortened instead."""
     text = render_search(result)
     dropped = 0
+    note = result.note  # what the search said; a cut is added to it, never put in its place
     while estimate_tokens(text) > max_tokens and result.hits:
         if len(result.hits) == 1:
             excess = (estimate_tokens(text) - max_tokens) * CHARS_PER_TOKEN
@@ -54,11 +55,9 @@ def fit_search(result: SearchResult, max_tokens: int) -> tuple[SearchResult, str
                 text = render_search(result)
                 continue
         dropped += 1
+        cut = f"{dropped} lower-ranked hits left out to stay within max_tokens={max_tokens}"
         result = result.model_copy(
-            update={
-                "hits": result.hits[:-1],
-                "note": f"{dropped} lower-ranked hits left out to stay within max_tokens={max_tokens}",
-            }
+            update={"hits": result.hits[:-1], "note": "; ".join(n for n in (note, cut) if n)}
         )
         text = render_search(result)
     return result.model_copy(update={"size": _size(text, max_tokens)}), text

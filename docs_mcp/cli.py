@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ import typer
 
 from docs_mcp import __version__
 from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError
+from docs_mcp.errors import ConfigError, DocsMcpError, is_out_of_space
 
 # `docs-mcp index` published the index but skipped files it could not read, or (for a remote
 # source) pages it could not download (listed on stderr).
@@ -57,6 +56,22 @@ CollectionOption = Annotated[
         help="Which collection (doc set); see `docs-mcp collections`. [default: the default one]",
     ),
 ]
+KeywordOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keyword",
+        "-k",
+        help="A name the answer is about (API, command, setting) or a word the page likely uses; "
+        "searched beside the query (repeat, up to 3).",
+    ),
+]
+HypotheticalAnswerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--hypothetical-answer",
+        help="1-3 sentences written as the docs would answer; searched beside the query.",
+    ),
+]
 VersionOption = Annotated[
     str | None,
     typer.Option("--version", help="Which version of the collection. [default: its highest]"),
@@ -72,6 +87,15 @@ def _errors_to_exit_codes(command: F) -> F:
             return command(*args, **kwargs)
         except DocsMcpError as error:
             typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(code=1) from None
+        except OSError as error:  # a full disk anywhere (a cache, a mirror): one line, not a traceback
+            if not is_out_of_space(error):
+                raise
+            where = f" ({error.filename})" if error.filename else ""
+            typer.echo(
+                f"error: no space left on the disk{where}: {error.strerror}; free some space and run again",
+                err=True,
+            )
             raise typer.Exit(code=1) from None
         except KeyboardInterrupt:
             typer.echo("interrupted; the previously published index is unchanged", err=True)
@@ -131,10 +155,9 @@ def main(
         # Reported by the command itself, which loads the settings again (doctor lists it as a
         # failed check); `COMMAND --help` keeps working meanwhile.
         level = "WARNING"
-    # Logs go to stderr: on the stdio transport, stdout is the JSON-RPC wire.
-    logging.basicConfig(
-        level=logging.getLevelName(level), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
+    from docs_mcp.logs import configure
+
+    configure(level)  # stderr (on stdio, stdout is the JSON-RPC wire), repeated lines limited
 
 
 @app.command()
@@ -334,7 +357,7 @@ def serve(
 ) -> None:
     """Serve the index over MCP: stdio (default) or streamable HTTP at /mcp."""
     from docs_mcp.search import DocsService
-    from docs_mcp.server import check_exposure, serve_http, serve_stdio
+    from docs_mcp.server import serve_stdio
 
     settings = _settings(
         transport=transport,
@@ -347,18 +370,24 @@ def serve(
         token=token,
         allow_unauthenticated=allow_unauthenticated or None,
     )
+    sockets = None
     if settings.transport == "http":
+        from docs_mcp.http import check_exposure, listen
+
         check_exposure(settings)  # before the model loads: fail in a second, not after it
+        sockets = listen(settings.host, settings.port)  # a busy port: one line, before the banner
     service = DocsService.from_settings(settings, preload_model=True)
     service.embedder  # load the model now, so the first search is as fast as the rest  # noqa: B018
     service.follow_in_background()  # re-index while serving: no request waits for the switch
     if settings.transport == "stdio":
         serve_stdio(service)
         return
+    from docs_mcp.http import serve_http
     from docs_mcp.terminal import print_serving_banner
 
+    assert sockets is not None
     print_serving_banner(settings, service.info() if service.has_default() else None, service.versions())
-    serve_http(service, settings)
+    serve_http(service, settings, sockets)
 
 
 @app.command()
@@ -378,6 +407,8 @@ def search(
     ] = None,
     collection: CollectionOption = None,
     doc_version: VersionOption = None,
+    keyword: KeywordOption = None,
+    hypothetical_answer: HypotheticalAnswerOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -395,6 +426,8 @@ def search(
         language=language,
         collection=collection,
         version=doc_version,
+        keywords=keyword,
+        hypothetical_answer=hypothetical_answer,
     )
     if json_output:
         _print_json(result.model_dump(mode="json"))
@@ -411,6 +444,8 @@ def ask(
     ] = 4,
     collection: CollectionOption = None,
     doc_version: VersionOption = None,
+    keyword: KeywordOption = None,
+    hypothetical_answer: HypotheticalAnswerOption = None,
     db: DbOption = None,
     model: ModelOption = None,
     json_output: JsonOption = False,
@@ -423,7 +458,16 @@ def ask(
 
     service = DocsService.from_settings(_settings(db=db, model=model))
     # The passages are sized as ask_docs sizes them by default; the output itself has no budget.
-    retrieval = retrieve(service, question, passages, DEFAULT_MAX_TOKENS, collection, doc_version)
+    retrieval = retrieve(
+        service,
+        question,
+        passages,
+        DEFAULT_MAX_TOKENS,
+        collection,
+        doc_version,
+        keywords=keyword,
+        hypothetical_answer=hypothetical_answer,
+    )
     result = extractive(retrieval, None)
     if json_output:
         _print_json(result.model_dump(mode="json"))
@@ -637,13 +681,30 @@ def eval_(
     per_query: Annotated[
         Path | None, typer.Option("--per-query", help="Write each query's ranking here (JSONL).")
     ] = None,
+    expansions: Annotated[
+        Path | None,
+        typer.Option(
+            "--expansions",
+            help="JSONL of {'query', 'keywords', 'hypothetical_answer'}: an assistant's expansions of "
+            "the labelled queries (or put those fields on the label lines).",
+        ),
+    ] = None,
 ) -> None:
     """Measure retrieval on labelled questions (hit@k, MRR@10, nDCG@10 with 95% intervals).
 
     The corpus is indexed first if the index is missing or stale, then every query runs
-    through the same search as the search_docs tool."""
+    through the same search as the search_docs tool. When the labels carry keywords or a
+    hypothetical answer, the report adds the guided search, and a control that gives each
+    question another question's expansions, each against the bare query."""
     from docs_mcp.embed import FastEmbedder
-    from docs_mcp.evaluation import evaluate, load_labels, parse_modes, write_per_query
+    from docs_mcp.evaluation import (
+        evaluate,
+        evaluate_guided,
+        load_labels,
+        parse_modes,
+        with_expansions,
+        write_per_query,
+    )
     from docs_mcp.indexer import index_corpus
     from docs_mcp.search import DocsService
     from docs_mcp.store import IndexStore
@@ -652,6 +713,8 @@ def eval_(
     settings = _settings(corpus=corpus, db=db, model=model)
     modes = parse_modes(mode)
     label_set = load_labels(labels, group_by)
+    if expansions is not None:
+        label_set = with_expansions(label_set, expansions)
     embedder = FastEmbedder(
         settings.model, settings.cache_dir, threads=settings.embedding_threads_for_indexing
     )
@@ -661,6 +724,9 @@ def eval_(
         typer.echo(f"indexed {settings.corpus}: {report.chunks_embedded} chunks embedded", err=True)
     service = DocsService(store, lambda: embedder, model=settings.model)
     metrics, outcomes = evaluate(service, label_set, modes)
+    if any(label.guided for label in label_set):
+        metrics["guided"], runs = evaluate_guided(service, label_set, outcomes.get("hybrid"))
+        outcomes.update({"guided": runs["guided"], "control": runs["control"]})
     metrics["labels"] = str(labels)
     metrics["index_version"] = service.info().index_version
     print_eval_report(metrics)

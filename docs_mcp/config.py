@@ -61,6 +61,13 @@ DEFAULT_IDLE_VERSION_SECONDS = 600.0
 # How long a superseded index version stays readable after a newer one is published: longer
 # than any server takes to notice the new one (refresh_seconds) and finish its requests.
 DEFAULT_RETENTION_GRACE_SECONDS = 600.0
+# What one HTTP connection may hold (docs_mcp/http/connections.py). 0 connections: half the
+# open-file limit, at most 1,024. A head (request line and headers) or a body that takes longer
+# than its timeout is cut off; an idle keep-alive connection is closed after keep_alive_seconds.
+DEFAULT_MAX_CONNECTIONS = 0
+DEFAULT_HEADER_TIMEOUT_SECONDS = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS = 30.0
+DEFAULT_KEEP_ALIVE_SECONDS = 5.0
 
 
 def _xdg_dir(variable: str, fallback: str) -> Path:
@@ -118,6 +125,10 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     token: str | None = field(default=None, repr=False)  # a secret: never in a repr or a log
     allow_unauthenticated: bool = False
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    header_timeout_seconds: float = DEFAULT_HEADER_TIMEOUT_SECONDS
+    body_timeout_seconds: float = DEFAULT_BODY_TIMEOUT_SECONDS
+    keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
     log_level: str = DEFAULT_LOG_LEVEL
     # Remote docs (`docs-mcp index URL`, see corpus/guides/remote-docs.md).
     remote_max_page_bytes: int = DEFAULT_REMOTE_MAX_PAGE_BYTES
@@ -232,6 +243,10 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "body_cache_mb": _at_least(0),
     "idle_version_seconds": _at_least(0),
     "index_threads": _at_least(0),
+    "max_connections": _at_least(0),
+    "header_timeout_seconds": _at_least(0.1),
+    "body_timeout_seconds": _at_least(0.1),
+    "keep_alive_seconds": _at_least(0.1),
     "remote_max_page_bytes": _at_least(1),
     "remote_max_listing_bytes": _at_least(1),
     "remote_max_pages": _at_least(1),

@@ -34,7 +34,16 @@ from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of
 
 MIN_PYTHON = (3, 11)
 # What `docs-mcp serve` imports; a broken install usually fails on one of these.
-REQUIRED_MODULES = ("docs_mcp.server", "mcp", "fastembed", "lancedb", "onnxruntime", "pyarrow", "uvicorn")
+REQUIRED_MODULES = (
+    "docs_mcp.server",
+    "docs_mcp.http",
+    "mcp",
+    "fastembed",
+    "lancedb",
+    "onnxruntime",
+    "pyarrow",
+    "uvicorn",
+)
 STATUS_OK, STATUS_FAIL, STATUS_SKIP = "ok", "fail", "skip"
 
 

@@ -10,7 +10,9 @@
     ├── IndexStateError          the index cannot be used as it is
     │   ├── IndexNotFoundError   nothing has been published yet
     │   ├── ModelMismatchError   the index was built with another embedding model
-    │   └── IndexLockedError     another indexer is writing
+    │   ├── IndexLockedError     another indexer is writing
+    │   ├── IndexReadError       a served version's files changed or vanished under the server
+    │   └── StorageFullError     the disk (or quota) ran out while writing; nothing was published
     ├── NotFoundError            an unknown doc id or section anchor
     │   └── UnknownCollectionError   an unknown collection or version
     └── QuestionError            ask_docs / docs-mcp ask got no question
@@ -20,6 +22,12 @@ server turns them into tool errors the assistant can read and act on.
 """
 
 from __future__ import annotations
+
+import errno
+
+# Errors that mean "no room to write": a full disk, a quota, a file-size limit.
+_OUT_OF_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_OUT_OF_SPACE_WORDS = ("no space left on device", "disk quota exceeded", "file too large")
 
 
 class DocsMcpError(Exception):
@@ -60,6 +68,27 @@ class ModelMismatchError(IndexStateError):
 
 class IndexLockedError(IndexStateError):
     pass
+
+
+class IndexReadError(IndexStateError):
+    pass
+
+
+class StorageFullError(IndexStateError):
+    pass
+
+
+def is_out_of_space(error: BaseException) -> bool:
+    """Whether `error`, or one it was raised from, says the disk or a quota is full. LanceDB's
+    Rust errors arrive as OSError/RuntimeError whose text carries the OS error, not its errno."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in _OUT_OF_SPACE:
+            return True
+        if any(words in str(seen).lower() for words in _OUT_OF_SPACE_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class NotFoundError(DocsMcpError):

@@ -42,6 +42,7 @@ class IndexReport:
     code_embedded: int = 0  # code examples embedded (see codeblocks.py), besides the chunks
     skipped: list[Skipped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # damage found in the index, and its repair
     index_version: int | None = None
     published: bool = False
     rebuilt: bool = False
@@ -61,6 +62,7 @@ class IndexReport:
             "code_embedded": self.code_embedded,
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "warnings": self.warnings,
+            "repaired": self.repaired,
             "index_version": self.index_version,
             "published": self.published,
             "rebuilt": self.rebuilt,
@@ -135,7 +137,8 @@ def index_corpus(
         )
 
     with store.writer(embedder.name, embedder.dim) as writer:
-        report.rebuilt = writer.rebuild and writer.previous is not None
+        report.rebuilt = writer.rebuild and (writer.previous is not None or writer.needs_publishing)
+        report.repaired = list(writer.repairs)
         existing = writer.existing_hashes()
         hashes = {doc_id: content_hash(src, embedder.name) for doc_id, src in sources.items()}
         report.removed = sorted(set(existing) - set(sources))
@@ -146,14 +149,8 @@ def index_corpus(
                 report.changed.append(doc_id)
             else:
                 report.unchanged += 1
-        to_embed = report.added + report.changed
-        if not to_embed and not report.removed:
-            report.index_version = writer.previous.seq if writer.previous else None
-            report.seconds = clock() - started
-            return report
-
         prepared = []
-        for doc_id in to_embed:
+        for doc_id in report.added + report.changed:
             outcome = prepare(sources[doc_id], embedder.count_tokens, embedder.max_tokens)
             if isinstance(outcome, Skipped):
                 # Skipped like an unreadable file: out of this version, with the reason.
@@ -166,7 +163,7 @@ def index_corpus(
                 continue
             prepared.append(outcome)
             report.warnings.extend(f"{outcome.doc.path}: {w}" for w in outcome.doc.warnings)
-        if not prepared and not report.removed:
+        if not prepared and not report.removed and not writer.needs_publishing:
             report.index_version = writer.previous.seq if writer.previous else None
             report.seconds = clock() - started
             return report

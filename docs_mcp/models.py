@@ -142,6 +142,11 @@ class SearchHit(BaseModel):
     line: int | None = Field(
         default=None, description="Code examples: line of the code fence in source_path."
     )
+    matched_by: list[Literal["question", "keywords", "hypothetical_answer"]] | None = Field(
+        default=None,
+        description="With keywords or hypothetical_answer: the texts whose own search ranks this hit "
+        "among its first 10 (empty: only their fusion ranks it this high).",
+    )
 
 
 class SearchResult(BaseModel):
@@ -151,6 +156,11 @@ class SearchResult(BaseModel):
     hits: list[SearchHit]
     index_version: int
     note: str | None = None
+    expansions_disagree: bool | None = Field(
+        default=None,
+        description="With keywords or hypothetical_answer: true when they and the query found "
+        "different pages (the note names both).",
+    )
     collection: str = Field(default="default", description="The collection these docs come from.")
     version: str | None = Field(default=None, description="Its version; null for the default collection.")
     size: ResponseSize | None = None

@@ -15,13 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
 @dataclass(frozen=True)
 class RankedList:
-    name: str
+    name: str  # the retriever: "vector", "keyword", "headings"; weights are keyed by it
     rows: Sequence[Mapping[str, Any]]  # chunks, best first; each has "id" and "doc_id"
+    source: str = "question"  # what was searched for: the question, or an assistant's expansion
+
+    @cached_property
+    def documents(self) -> list[str]:
+        """The list collapsed to documents, best first (a guided search reads it several times)."""
+        return collapse_to_documents(self.rows)
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def rank_documents(lists: Sequence[RankedList], config: RankingConfig) -> list[R
         weight = config.weights.get(ranked.name, 1.0)
         if weight == 0:
             continue
-        for rank, doc_id in enumerate(collapse_to_documents(ranked.rows)):
+        for rank, doc_id in enumerate(ranked.documents):
             scores[doc_id] = scores.get(doc_id, 0.0) + weight / (config.rrf_k + rank + 1)
         for rank, row in enumerate(ranked.rows):
             chunk_scores[row["id"]] = chunk_scores.get(row["id"], 0.0) + weight / (config.rrf_k + rank + 1)

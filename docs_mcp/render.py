@@ -32,10 +32,19 @@ def render_search(result: SearchResult) -> str:
     call = f"get_doc(id=...{_scope_args(result.collection, result.version)})"
     lines = [f"{len(result.hits)} results for {result.query!r}{scope} (open one with {call}):"]
     for number, hit in enumerate(result.hits, 1):
-        lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}\n   {hit.snippet}")
+        lines.append(f"\n{number}. id: {hit.open_with}\n   {_where(hit)}{_found_by(hit)}\n   {hit.snippet}")
     if result.note:
         lines.append(f"\n{result.note}")
     return "\n".join(lines)
+
+
+def _found_by(hit: SearchHit) -> str:
+    """For a guided search: which texts found the hit."""
+    return (
+        ""
+        if hit.matched_by is None
+        else f"\n   matched by: {', '.join(hit.matched_by) or 'the texts together'}"
+    )
 
 
 def _where(hit: SearchHit) -> str:
@@ -56,7 +65,7 @@ def _render_code_search(result: SearchResult) -> str:
         fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", code)), default=0))
         lines.append(
             f"\n{number}. id: {hit.open_with} ({hit.language or 'no language'}, "
-            f"{hit.source_path} line {hit.line})\n   {_where(hit)}"
+            f"{hit.source_path} line {hit.line})\n   {_where(hit)}{_found_by(hit)}"
         )
         if hit.context:
             lines.append(f"   {hit.context}")

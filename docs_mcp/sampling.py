@@ -19,8 +19,10 @@ with its citation, and a note that says why. Those are results, not tool errors.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -92,13 +94,25 @@ async def answer(
     timeout: float = ask.SAMPLING_TIMEOUT_SECONDS,
     collection: str | None = None,
     version: str | None = None,
+    keywords: Sequence[str] | str | None = None,
+    hypothetical_answer: str | None = None,
 ) -> AskResult | InputRequiredResult:
     """The ask_docs result for this request, or, on 2026-07-28+, the sampling request to fulfil first.
 
     Raises DocsMcpError (an empty question, no index) for the tool to report.
     """
     retrieval = await anyio.to_thread.run_sync(
-        ask.retrieve, service, question, passages, max_tokens, collection, version
+        functools.partial(
+            ask.retrieve,
+            service,
+            question,
+            passages,
+            max_tokens,
+            collection,
+            version,
+            keywords=keywords,
+            hypothetical_answer=hypothetical_answer,
+        )
     )
     if not retrieval.passages:
         return ask.extractive(retrieval, None)

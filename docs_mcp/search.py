@@ -17,12 +17,17 @@ import ctypes.util
 import difflib
 import json
 import logging
+import random
 import re
+import string
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal
+
+import numpy as np
 
 from docs_mcp.codeblocks import normalize_language
 from docs_mcp.collection import (
@@ -39,6 +44,14 @@ from docs_mcp.embed import Embedder, FastEmbedder
 from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError, UnknownCollectionError
 from docs_mcp.export import ExportPage, llms_full_txt, llms_txt
 from docs_mcp.formats import suffix_of
+from docs_mcp.guidance import (
+    ANSWER_VECTOR_TOKENS,
+    Guidance,
+    TextKind,
+    disagreement_note,
+    found_by,
+    keep_question_in_reach,
+)
 from docs_mcp.ids import escape_doc_id
 from docs_mcp.models import (
     CollectionInfo,
@@ -98,6 +111,21 @@ def _release_freed_memory() -> None:
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
 
 
+def warm_up(embedder: Embedder) -> None:
+    """Embed the longest query a server accepts, twice, so it reaches its working size before it
+    answers: ONNX Runtime's memory arena and the tokenizer's buffers grow to the largest input
+    they have handled and keep that size. Without this the first long queries grew a serving
+    process by ~50 MB (384 -> 437 MB, then flat over 2,000 random 2,000-character queries:
+    scripts/memory_growth.py). The text is MAX_QUERY_CHARS of made-up words: as many subword
+    tokens as a query can have before the model's 256-token cut."""
+    generator = random.Random(0)
+    for _ in range(2):
+        words = (
+            "".join(generator.choices(string.ascii_lowercase, k=generator.randint(2, 12))) for _ in range(400)
+        )
+        embedder.embed_query(" ".join(words)[:MAX_QUERY_CHARS])
+
+
 class _Follower:
     """One scope's published snapshot: opened once, swapped when a newer publication appears."""
 
@@ -108,6 +136,7 @@ class _Follower:
         self._open_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self.snapshot: Snapshot | None = None
+        self._log_missing = False  # warned once that the publication log disappeared
         self._checked_at = time.monotonic()
         self.last_used = time.monotonic()
 
@@ -131,7 +160,11 @@ class _Follower:
         return self.snapshot or snapshot
 
     def refresh(self) -> bool:
-        """Switch to the newest publication, if any; True when the snapshot changed."""
+        """Switch to the newest publication, if any; True when the snapshot changed.
+
+        Publications are compared by identity (the log's id and the number), so an index deleted
+        and rebuilt in place, whose numbers start again at 1, is still seen as new. A snapshot
+        whose files failed a read is opened again even when the log did not move."""
         if self.snapshot is None:
             return False
         if not self._refresh_lock.acquire(blocking=False):
@@ -144,7 +177,19 @@ class _Follower:
             except DocsMcpError as error:  # e.g. read while an indexer writes: try again later
                 log.warning("keeping index version %d%s: %s", self.snapshot.version, where, error)
                 return False
-            if latest is None or latest.seq == self.snapshot.version:
+            if latest is None:
+                if not self._log_missing:
+                    log.warning(
+                        "the publication log at %s is gone (deleted?); still serving index version %d%s "
+                        "until `docs-mcp index` publishes there again",
+                        self.store.uri,
+                        self.snapshot.version,
+                        where,
+                    )
+                self._log_missing = True
+                return False
+            self._log_missing = False
+            if latest.identity == self.snapshot.publication.identity and not self.snapshot.damaged:
                 return False
             try:
                 self.snapshot = self.store.open_snapshot(expected_model=self._model)
@@ -209,7 +254,10 @@ class DocsService:
             model = publication.model if publication else model
 
         def load_model() -> Embedder:
-            return FastEmbedder(model, settings.cache_dir)
+            embedder = FastEmbedder(model, settings.cache_dir)
+            if preload_model:
+                warm_up(embedder)
+            return embedder
 
         factory: Callable[[], Embedder] = load_model
         if preload_model:
@@ -227,6 +275,11 @@ class DocsService:
         )
 
     # -- state ---------------------------------------------------------------
+
+    @property
+    def refresh_seconds(self) -> float:
+        """How often a new publication is looked for: how stale a served version may be."""
+        return self._refresh_seconds
 
     @property
     def embedder(self) -> Embedder:
@@ -384,11 +437,16 @@ class DocsService:
         language: str | None = None,
         collection: str | None = None,
         version: str | None = None,
+        keywords: Sequence[str] | str | None = None,
+        hypothetical_answer: str | None = None,
     ) -> SearchResult:
         """The ranking search_docs serves. `mode` keeps one retriever only, for evaluation baselines.
 
         kind="prose" ranks pages (one hit per page); kind="code" ranks code examples, each its
-        own hit, optionally only those in `language` (any common spelling: py, python3...)."""
+        own hit, optionally only those in `language` (any common spelling: py, python3...).
+        `keywords` and `hypothetical_answer` are an assistant's expansions of the query
+        (guidance.py): searched beside it and fused, each hit saying which texts found it.
+        Without them the ranking is the query's alone."""
         text = " ".join(query.split())
         if not text:
             raise DocsMcpError("the query is empty; describe what you are looking for in a few words")
@@ -402,33 +460,80 @@ class DocsService:
                 f"language={language!r} filters code examples; search with kind='code' "
                 "(CLI: --kind code) to use it"
             )
+        guidance = Guidance.clean(keywords, hypothetical_answer)
         snapshot = self.snapshot(collection, version)
-        if kind == "code":
-            return self._search_code(snapshot, text[:MAX_QUERY_CHARS], limit, prefix, mode, wanted)
         text = text[:MAX_QUERY_CHARS]
         limit = max(1, min(limit, MAX_LIMIT))
+        if kind == "code":
+            return self._search_code(snapshot, text, limit, prefix, mode, wanted, guidance)
+        empty = SearchResult(query=text, hits=[], index_version=snapshot.version, **_provenance(snapshot))
         doc_ids = _doc_ids_under(snapshot, prefix)
         if doc_ids is not None and not doc_ids:
-            return SearchResult(
-                query=text,
-                hits=[],
-                index_version=snapshot.version,
-                note=f"no document id starts with {prefix!r}; call list_docs to see the folders",
-                **_provenance(snapshot),
-            )
+            note = f"no document id starts with {prefix!r}; call list_docs to see the folders"
+            return empty.model_copy(update={"note": note})
         depth = self.ranking.candidates
-        # BM25 needs no query vector, so it runs while the query is embedded and searched.
-        keyword = (
-            self._pool.submit(snapshot.keyword_search, text, depth, doc_ids) if mode != "vector" else None
+        retrievers = _Retrievers(
+            vector=lambda vector: snapshot.vector_search(vector, depth, doc_ids),
+            vectors=lambda vectors: snapshot.vector_search_each(vectors, depth, doc_ids),
+            keyword=lambda words: snapshot.keyword_search(words, depth, doc_ids),
+            headings=lambda name: snapshot.heading_search(name, depth, doc_ids),
+        )
+        lists = self._ranked_lists(retrievers, text, guidance, mode)
+        ranked, matched, disagreement = self._fuse(lists, guidance, len(doc_ids or snapshot.docs))
+        hits = build_hits(ranked, snapshot, limit, matched)
+        return empty.model_copy(update=_guided_fields(hits, guidance, matched, disagreement))
+
+    def _ranked_lists(
+        self, retrievers: _Retrievers, question: str, guidance: Guidance, mode: SearchMode
+    ) -> list[RankedList]:
+        """Every search of one call, each a RankedList naming its retriever and the text it
+        searched. A bare query gives today's two lists, vector then keyword. With guidance the
+        query's vector is the same as alone (embed_queries) and is searched the same way, and
+        the work overlaps: BM25 and the hypothetical answer's embedding (the longest) run on the
+        pool while the query and keywords are embedded and searched here."""
+        texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
+        answer = guidance.hypothetical_answer
+        answer_vector = self._pool.submit(self._embed_answer, answer) if mode != "fts" and answer else None
+        keyword_jobs = (
+            [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
+            if mode != "vector"
+            else []
         )
         lists = []
         if mode != "fts":
-            vector = self.embedder.embed_query(text)
-            lists.append(RankedList("vector", snapshot.vector_search(vector, depth, doc_ids)))
-        if keyword is not None:
-            lists.append(RankedList("keyword", keyword.result()))
-        hits = build_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return SearchResult(query=text, hits=hits, index_version=snapshot.version, **_provenance(snapshot))
+            if guidance.keywords:
+                vectors = self.embedder.embed_queries([question, *guidance.keywords])
+            else:
+                vectors = self.embedder.embed_query(question)[np.newaxis]
+            lists.append(RankedList("vector", retrievers.vector(vectors[0]), "question"))
+            if guidance.keywords:
+                lists += [RankedList("vector", rows, "keywords") for rows in retrievers.vectors(vectors[1:])]
+        if mode != "vector" and retrievers.headings is not None:
+            lists += [
+                RankedList("headings", retrievers.headings(name), "keywords") for name in guidance.keywords
+            ]
+        if answer_vector is not None:
+            lists.append(
+                RankedList("vector", retrievers.vector(answer_vector.result()), "hypothetical_answer")
+            )
+        lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
+        return lists
+
+    def _embed_answer(self, answer: str) -> np.ndarray:
+        return self.embedder.embed_query(self.embedder.first_tokens(answer, ANSWER_VECTOR_TOKENS))
+
+    def _fuse(
+        self, lists: list[RankedList], guidance: Guidance, pages: int
+    ) -> tuple[list[RankedDoc], dict[str, list[TextKind]] | None, str | None]:
+        """The fused ranking; for a guided search also which texts found each result, and a
+        note when the question and the expansions disagree (guidance.py)."""
+        fused = rank_documents(lists, self.ranking)
+        if guidance.empty:
+            return fused, None, None
+        own = rank_documents([ranked for ranked in lists if ranked.source == "question"], self.ranking)
+        expanded = rank_documents([ranked for ranked in lists if ranked.source != "question"], self.ranking)
+        note = disagreement_note(own, expanded, pages)
+        return keep_question_in_reach(fused, own), found_by(lists), note
 
     def _search_code(
         self,
@@ -438,9 +543,9 @@ class DocsService:
         prefix: str | None,
         mode: SearchMode,
         language: str | None,
+        guidance: Guidance,
     ) -> SearchResult:
         """Hybrid search over the code examples, fused like prose but one hit per example."""
-        limit = max(1, min(limit, MAX_LIMIT))
         empty = SearchResult(
             query=text,
             kind="code",
@@ -465,21 +570,19 @@ class DocsService:
             return empty.model_copy(update={"note": note})
         where = snapshot.code_filter(doc_ids, language)
         depth = self.ranking.candidates
-        keyword = (
-            self._pool.submit(snapshot.code_keyword_search, text, depth, where) if mode != "vector" else None
+        retrievers = _Retrievers(
+            vector=lambda vector: _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language)),
+            vectors=lambda vectors: [
+                _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
+                for vector in vectors
+            ],
+            keyword=lambda words: _per_example(snapshot.code_keyword_search(words, depth, where)),
+            headings=None,  # headings name pages and sections, not code examples
         )
-        lists = []
-        if mode != "fts":
-            vector = self.embedder.embed_query(text)
-            lists.append(
-                RankedList(
-                    "vector", _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
-                )
-            )
-        if keyword is not None:
-            lists.append(RankedList("keyword", _per_example(keyword.result())))
-        hits = build_code_hits(rank_documents(lists, self.ranking), snapshot, limit)
-        return empty.model_copy(update={"hits": hits})
+        lists = self._ranked_lists(retrievers, text, guidance, mode)
+        ranked, matched, disagreement = self._fuse(lists, guidance, snapshot.publication.code)
+        hits = build_code_hits(ranked, snapshot, limit, matched)
+        return empty.model_copy(update=_guided_fields(hits, guidance, matched, disagreement))
 
     # -- get_doc -------------------------------------------------------------
 
@@ -613,6 +716,28 @@ def _doc_and_anchor(requested: str, docs: dict[str, Any]) -> tuple[str, str]:
     return next(((escape_doc_id(p), "") for p in paths if escape_doc_id(p) in docs), (doc_id, anchor))
 
 
+@dataclass(frozen=True)
+class _Retrievers:
+    """What one kind of search runs for each text: over chunks for prose, examples for code."""
+
+    vector: Callable[[np.ndarray], list[dict]]
+    vectors: Callable[[np.ndarray], list[list[dict]]]  # one list per row, in one pass
+    keyword: Callable[[str], list[dict]]
+    headings: Callable[[str], list[dict]] | None  # an assistant's keywords as names of pages
+
+
+def _guided_fields(
+    hits: list[SearchHit], guidance: Guidance, matched: Mapping[str, Any] | None, disagreement: str | None
+) -> dict[str, Any]:
+    """The hits, and what a guided search adds to a result: its notes and whether it disagreed."""
+    notes = "; ".join(note for note in (*guidance.notes, disagreement) if note) or None
+    return {
+        "hits": hits,
+        "note": notes,
+        "expansions_disagree": None if matched is None else disagreement is not None,
+    }
+
+
 def _provenance(snapshot: Snapshot) -> dict[str, Any]:
     """Which docs an answer came from: its collection and version."""
     return {"collection": snapshot.scope.collection, "version": snapshot.scope.version}
@@ -679,7 +804,12 @@ def _doc_ids_under(snapshot: Snapshot, prefix: str | None) -> list[str] | None:
     return None if len(matches) == len(snapshot.docs) else matches
 
 
-def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+def build_hits(
+    ranked: list[RankedDoc],
+    snapshot: Snapshot,
+    limit: int,
+    matched: Mapping[str, list[TextKind]] | None = None,
+) -> list[SearchHit]:
     shown = ranked[:limit]
     details = snapshot.chunk_details([doc.best_chunk for doc in shown])
     hits = []
@@ -696,6 +826,7 @@ def build_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[
                 heading_path=[h for h in chunk["heading_path"].split(" > ") if h],
                 snippet=_snippet(chunk["text"]),
                 score=round(doc.score, 6),
+                matched_by=None if matched is None else matched.get(doc.doc_id, []),
             )
         )
     return hits
@@ -710,7 +841,12 @@ def _by_count(snapshot: Snapshot) -> list[tuple[str, int]]:
     return sorted(snapshot.code_languages.items(), key=lambda item: (-item[1], item[0]))
 
 
-def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> list[SearchHit]:
+def build_code_hits(
+    ranked: list[RankedDoc],
+    snapshot: Snapshot,
+    limit: int,
+    matched: Mapping[str, list[TextKind]] | None = None,
+) -> list[SearchHit]:
     shown = ranked[:limit]
     details = snapshot.code_details([example.best_chunk for example in shown])
     hits = []
@@ -734,6 +870,7 @@ def build_code_hits(ranked: list[RankedDoc], snapshot: Snapshot, limit: int) -> 
                 code_truncated=truncated,
                 context=row["context"],
                 line=row["line"],
+                matched_by=None if matched is None else matched.get(example.doc_id, []),
             )
         )
     return hits

@@ -14,16 +14,21 @@ passages and has the client's own model write the answer through sampling
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
+import functools
 import logging
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import anyio.to_thread
+from mcp.server import CacheHint
+from mcp.server.caching import CacheableMethod
 from mcp.server.mcpserver import Context, MCPServer, ResourceSecurity
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from mcp.server.mcpserver.exceptions import (
+    ResourceError,
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
@@ -33,12 +38,12 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field
-from starlette.requests import ClientDisconnect, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from docs_mcp import __version__, ask, sampling
+from docs_mcp.arguments import explain, unknown_arguments
 from docs_mcp.budget import (
     DEFAULT_MAX_TOKENS,
     MAX_MAX_TOKENS,
@@ -50,8 +55,7 @@ from docs_mcp.budget import (
     sized_page,
 )
 from docs_mcp.collection import sort_versions
-from docs_mcp.config import Settings
-from docs_mcp.errors import ConfigError, DocsMcpError, IndexNotFoundError, NotFoundError
+from docs_mcp.errors import DocsMcpError, IndexNotFoundError, NotFoundError
 from docs_mcp.ids import RESOURCE_SCHEME, doc_id_from_uri_value, doc_uri
 from docs_mcp.models import AskResult, CollectionList, DocFolder, DocPage, DocTree, SearchResult
 from docs_mcp.search import (
@@ -78,6 +82,12 @@ This server answers questions from a documentation site.
 4. Or call ask_docs with a whole question: it retrieves the best sections and, if your client
    supports sampling, has your model answer from them with citations (id#anchor); otherwise it
    returns the passages, each with the id to cite.
+Pass what you know: search_docs and ask_docs also take `keywords` (up to 3 names the answer is
+about: APIs, functions, commands, settings, or terms the page likely uses) and
+`hypothetical_answer` (1-3 sentences written as the docs would answer). Each is searched beside
+the query; pages they agree on rank first, which finds the right page far more often. Every hit's
+`matched_by` says which texts found it; a note says when the query and your guesses found
+different pages: then check your guesses, or search again with other keywords.
 If list_collections shows several collections (doc sets) or versions, pass `collection` (and
 `version`, else the highest one) to the other tools; without them they use the default collection.
 To find code to run or adapt, call search_docs with kind='code' (and language='python', 'bash',
@@ -99,6 +109,9 @@ Answer the question below from the documentation served by the docs-mcp tools, n
    the pages you checked.
 
 {scope}Question: {question}"""
+
+# Tools, prompts and templates are constant per process; see cache_hints.
+CONSTANT_TTL_MS = 10 * 60 * 1000
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
 
@@ -130,6 +143,24 @@ Language = Annotated[
         max_length=50,
         description="With kind='code': only examples in this language, e.g. 'python', 'bash', 'yaml' "
         "(aliases such as 'py' or 'sh' work).",
+    ),
+]
+
+
+Keywords = Annotated[
+    list[str] | str | None,
+    Field(
+        description="Up to 3 short keyword queries: the API, function, class, command or setting names "
+        "the answer is about, or words the answering page likely uses; each is searched beside the "
+        "query. Example for 'read rows from Postgres': ['read_sql', 'PostgreSQL connection'].",
+    ),
+]
+HypotheticalAnswer = Annotated[
+    str | None,
+    Field(
+        description="1-3 sentences written the way the docs would answer the query, naming what you "
+        "expect; searched beside the query. Example: 'Use read_sql(query, connection) to load the "
+        "rows of a SQL query into a dataset.'",
     ),
 ]
 
@@ -176,11 +207,39 @@ def _doc_entries(folder: DocFolder) -> list[tuple[str, str, str]]:
 
 
 class DocsServer(MCPServer):
-    """MCPServer whose resource list is the current index: one resource per doc."""
+    """MCPServer whose resource list is the current index (one resource per doc), and whose tool
+    errors are in its own words: invalid arguments say what to send instead (arguments.py), an
+    unknown tool names the tools, and a crash says what to do rather than only that it failed."""
 
     def __init__(self, service: DocsService, **settings: Any) -> None:
         super().__init__(**settings)
         self.service = service
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is None:
+            names = ", ".join(t.name for t in self._tool_manager.list_tools())
+            raise ToolError(f"there is no tool named {name[:100]!r}; this server's tools are: {names}")
+        unknown = unknown_arguments(name, tool.parameters, arguments)
+        if unknown is not None:
+            raise ToolError(unknown)
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as error:  # logged with its traceback by the SDK
+            raise UnexpectedToolError(
+                f"{name} failed on the server (an internal error, logged there: "
+                f"{type(error.__cause__).__name__}); try again, and if it keeps failing tell whoever "
+                "runs the server (`docs-mcp doctor` checks the install and the index)"
+            ) from error.__cause__
+        except ToolError as error:
+            cause = error.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(explain(name, tool.parameters, cause.errors())) from cause
+            if isinstance(cause, ToolError) and isinstance(cause.__cause__, DocsMcpError):
+                raise ToolError(str(cause)) from cause.__cause__  # our message, without the SDK's prefix
+            raise
 
     async def list_resources(self) -> list[Resource]:
         try:
@@ -208,7 +267,32 @@ def _result(model: BaseModel, text: str) -> CallToolResult:
     )
 
 
-def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TIMEOUT_SECONDS) -> MCPServer:
+def cache_hints(refresh_seconds: float, shared: bool) -> dict[CacheableMethod, CacheHint]:
+    """How long a client may reuse a list or read result (MCP 2026-07-28), truthfully.
+
+    Tools, prompts and resource templates never change while a server runs; CONSTANT_TTL_MS
+    bounds how long a client keeps them across a restart or an upgrade. Resources are the
+    docs of the published version, which the server itself follows every `refresh_seconds`,
+    so they may be reused that long and no longer. Results are the same for every caller
+    (`shared`), unless a token guards the server: then no cache may share them across callers."""
+    scope: Literal["public", "private"] = "public" if shared else "private"
+    constant = CacheHint(ttl_ms=CONSTANT_TTL_MS, scope=scope)
+    per_version = CacheHint(ttl_ms=int(refresh_seconds * 1000), scope=scope)
+    return {
+        "server/discover": constant,
+        "tools/list": constant,
+        "prompts/list": constant,
+        "resources/templates/list": constant,
+        "resources/list": per_version,
+        "resources/read": per_version,
+    }
+
+
+def build_server(
+    service: DocsService, sampling_timeout: float = ask.SAMPLING_TIMEOUT_SECONDS, shared_cache: bool = True
+) -> MCPServer:
+    """The MCP server over `service`. Tools are registered, and so listed, in a fixed order: the
+    workflow the instructions teach (search, read, browse, ask), then list_collections."""
     server = DocsServer(
         service,
         name="docs-mcp",
@@ -216,6 +300,7 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
+        cache_hints=cache_hints(service.refresh_seconds, shared_cache),
     )
 
     @server.tool(annotations=READ_ONLY)
@@ -228,13 +313,15 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         language: Language = None,
         collection: Collection = None,
         version: Version = None,
+        keywords: Keywords = None,
+        hypothetical_answer: HypotheticalAnswer = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         """Search the documentation (meaning and keywords combined). Returns at most one hit per
         page, best first; pass a hit's `open_with` to get_doc to read it. With kind='code' it
-        returns code examples instead, optionally in one language."""
-        result = await _call(
-            service.search, query, limit, prefix, "hybrid", kind, language, collection, version
-        )
+        returns code examples instead, optionally in one language. Pass keywords and a
+        hypothetical_answer when you can: they find the right page far more often."""
+        search = functools.partial(service.search, keywords=keywords, hypothetical_answer=hypothetical_answer)
+        result = await _call(search, query, limit, prefix, "hybrid", kind, language, collection, version)
         return _result(*fit_search(result, max_tokens))
 
     @server.tool(annotations=READ_ONLY)
@@ -290,13 +377,25 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
         max_tokens: MaxTokens = DEFAULT_MAX_TOKENS,
         collection: Collection = None,
         version: Version = None,
+        keywords: Keywords = None,
+        hypothetical_answer: HypotheticalAnswer = None,
     ) -> Annotated[CallToolResult, AskResult] | InputRequiredResult:
         """Answer a question from the documentation. Retrieves the best sections; if the client
         supports sampling, its own model writes the answer from them citing `id#anchor`
-        (mode 'sampled'), otherwise the passages come back with their ids (mode 'extractive')."""
+        (mode 'sampled'), otherwise the passages come back with their ids (mode 'extractive').
+        keywords and hypothetical_answer guide the retrieval as they do for search_docs."""
         try:
             result = await sampling.answer(
-                ctx, service, question, passages, max_tokens, sampling_timeout, collection, version
+                ctx,
+                service,
+                question,
+                passages,
+                max_tokens,
+                sampling_timeout,
+                collection,
+                version,
+                keywords=keywords,
+                hypothetical_answer=hypothetical_answer,
             )
         except DocsMcpError as error:
             raise ToolError(str(error)) from error
@@ -375,107 +474,3 @@ def build_server(service: DocsService, sampling_timeout: float = ask.SAMPLING_TI
 
 def serve_stdio(service: DocsService) -> None:
     build_server(service).run("stdio")
-
-
-# -- HTTP hardening -------------------------------------------------------------------------------
-
-MAX_REQUEST_BODY_BYTES = 1024 * 1024  # a tools/call is well under 10 KB; 413 above this
-LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]")
-LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-OPEN_PATHS = ("/health",)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve to anything
-
-
-def check_exposure(settings: Settings) -> None:
-    """Refuse to serve HTTP beyond this machine without a token, unless told to on purpose."""
-    if is_loopback(settings.host) or settings.token or settings.allow_unauthenticated:
-        return
-    raise ConfigError(
-        f"refusing to serve on non-loopback address {settings.host!r} without a token: anyone who "
-        "can reach it could use the server; set --token / DOCS_MCP_TOKEN, bind to 127.0.0.1, or pass "
-        "--allow-unauthenticated if something in front of it authenticates"
-    )
-
-
-def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """Host/Origin allow-lists, on for every bind address (the SDK turns them on only for
-    loopback binds). The bind address itself is allowed when it is a specific one."""
-    hosts = list(LOOPBACK_HOSTS)
-    if settings.host not in ("0.0.0.0", "::", "") and not is_loopback(settings.host):
-        bound = f"[{settings.host}]" if ":" in settings.host else settings.host
-        hosts += [bound, f"{bound}:*"]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=hosts + list(settings.allowed_hosts),
-        allowed_origins=list(LOOPBACK_ORIGINS) + list(settings.allowed_origins),
-    )
-
-
-class GuardMiddleware:
-    """Host/Origin and bearer-token checks on every route, /health included (the SDK's own
-    Host/Origin check covers only /mcp; it runs there too and agrees with this one)."""
-
-    def __init__(self, app: ASGIApp, security: TransportSecuritySettings, token: str | None) -> None:
-        self.app = app
-        self.validator = TransportSecurityMiddleware(security)
-        self.token = token.encode() if token else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        rejection = await self.validator.validate_request(request, is_post=False)
-        if rejection is None and self.token is not None and scope["path"] not in OPEN_PATHS:
-            rejection = self._check_token(request.headers.get("authorization", ""))
-        if rejection is not None:
-            await rejection(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-    def _check_token(self, authorization: str) -> Response | None:
-        assert self.token is not None
-        scheme, _, given = authorization.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self.token):
-            return None
-        return JSONResponse(
-            {"error": "unauthorized", "error_description": "send Authorization: Bearer <token>"},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="docs-mcp"'},
-        )
-
-
-def build_http_app(service: DocsService, settings: Settings) -> ASGIApp:
-    security = transport_security(settings)
-    # Stateless: any request can go to any process, and a restart drops no session.
-    app = build_server(service).streamable_http_app(
-        stateless_http=True,
-        host=settings.host,
-        transport_security=security,
-        max_request_body_size=MAX_REQUEST_BODY_BYTES,
-    )
-    return GuardMiddleware(app, security, settings.token)
-
-
-class _QuietClientDisconnects(logging.Filter):
-    """A client hanging up mid-upload is not a server error: the SDK logs it with a traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], ClientDisconnect))
-
-
-def serve_http(service: DocsService, settings: Settings) -> None:
-    import uvicorn
-
-    check_exposure(settings)
-    logging.getLogger("mcp.server.streamable_http").addFilter(_QuietClientDisconnects())
-    app = build_http_app(service, settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", lifespan="on")

@@ -86,7 +86,7 @@ def print_index_report(report: IndexReport) -> None:
     table.add_row("seconds", f"{report.seconds:.1f}")
     if report.published:
         state = f"published version {report.index_version}" + (
-            " (rebuilt for a new model)" if report.rebuilt else ""
+            " (repaired)" if report.repaired else " (rebuilt for a new model)" if report.rebuilt else ""
         )
     elif report.index_version is not None:
         state = f"nothing changed; version {report.index_version} still serving"
@@ -98,6 +98,8 @@ def print_index_report(report: IndexReport) -> None:
         err.print(f"skipped {skipped.path}: {skipped.reason}")
     for warning in report.warnings:
         err.print(f"warning: {warning}")
+    for repair in report.repaired:
+        err.print(f"repaired: {repair}", markup=False, soft_wrap=True)
 
 
 def print_sync_report(sync: SyncReport) -> None:
@@ -126,14 +128,20 @@ def print_search(result: SearchResult) -> None:
     if result.kind == "code":
         _print_code_hits(result)
         return
+    guided = any(hit.matched_by is not None for hit in result.hits)
     table = Table(title=f"Results for {result.query!r}", show_lines=True)
     table.add_column("#", justify="right")
     table.add_column("id (docs-mcp get ID)", style="cyan", overflow="fold")
     table.add_column("title / section", style="bold")
     table.add_column("snippet")
+    if guided:
+        table.add_column("matched by")
     for number, hit in enumerate(result.hits, 1):
-        table.add_row(str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet)
+        cells = [str(number), hit.open_with, " > ".join(hit.heading_path) or hit.title, hit.snippet]
+        table.add_row(*cells, *([", ".join(hit.matched_by or [])] if guided else []))
     out.print(table)
+    if result.note:
+        out.print(f"\n{result.note}", markup=False)
 
 
 def _print_code_hits(result: SearchResult) -> None:
@@ -212,27 +220,52 @@ def print_checks(checks: list[Check]) -> None:
     out.print(f"\n{failed} problem{'s' if failed != 1 else ''} found." if failed else "\nAll checks passed.")
 
 
+EVAL_METRICS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+
+
 def print_eval_report(metrics: dict[str, Any]) -> None:
-    table = Table(title=f"Retrieval on {metrics['labels']} (95% bootstrap intervals)")
-    table.add_column("mode")
-    for name in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"):
-        table.add_column(name, justify="right")
-    table.add_column("p50 ms", justify="right")
     rows: list[tuple[str, dict[str, Any]]] = []
     for mode, entry in metrics["modes"].items():
         rows.append((mode, entry))
         rows.extend((f"  {mode} {group}", sub) for group, sub in entry.get("groups", {}).items())
+    _print_metric_table(f"Retrieval on {metrics['labels']} (95% bootstrap intervals)", "mode", rows)
+    for baseline, differences in metrics.get("hybrid_vs_baselines", {}).items():
+        out.print(f"hybrid - {baseline}: " + _differences(differences, ("hit@5", "mrr@10", "ndcg@10")))
+    guided = metrics.get("guided")
+    if guided:
+        title = (
+            f"Guided search: {guided['questions_with_expansions']} questions with keywords / "
+            "hypothetical_answer (control: each given another question's)"
+        )
+        _print_metric_table(title, "search", list(guided["runs"].items()))
+        for name in ("guided", "control"):
+            out.print(f"{name} - bare: " + _differences(guided[f"{name}_vs_bare"], EVAL_METRICS))
+        rates = {name: run.get("expansions_disagree") for name, run in guided["runs"].items()}
+        out.print(
+            "expansions_disagree (the note that the expansions found other pages): "
+            + ", ".join(f"{name} {rate:.1%}" for name, rate in rates.items() if rate is not None)
+        )
+
+
+def _print_metric_table(title: str, first: str, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    table = Table(title=title)
+    table.add_column(first)
+    for name in EVAL_METRICS:
+        table.add_column(name, justify="right")
+    table.add_column("p50 ms", justify="right")
     for label, entry in rows:
         cells = [
             f"{entry[m]['mean']:.3f} [{entry[m]['ci95'][0]:.2f}, {entry[m]['ci95'][1]:.2f}]"
-            for m in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10")
+            for m in EVAL_METRICS
         ]
         table.add_row(f"{label} (n={entry['queries']})", *cells, str(entry["latency_ms_p50"]))
     out.print(table)
-    for baseline, differences in metrics.get("hybrid_vs_baselines", {}).items():
-        parts = [
-            f"{m} {d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-            + ("" if d["excludes_zero"] else " (n.s.)")
-            for m, d in differences.items()
-        ]
-        out.print(f"hybrid - {baseline}: " + ", ".join(parts))
+
+
+def _differences(differences: dict[str, Any], metrics: tuple[str, ...]) -> str:
+    return ", ".join(
+        f"{m} {differences[m]['mean']:+.3f} "
+        f"[{differences[m]['ci95'][0]:+.3f}, {differences[m]['ci95'][1]:+.3f}]"
+        + ("" if differences[m]["excludes_zero"] else " (n.s.)")
+        for m in metrics
+    )

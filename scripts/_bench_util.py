@@ -218,9 +218,20 @@ class HttpServer:
         return self.process.pid
 
 
-def start_http_server(command: str, db: Path, env: dict[str, str], log: Path) -> HttpServer:
+def start_http_server(
+    command: str, db: Path, env: dict[str, str], log: Path, open_files: int | None = None
+) -> HttpServer:
+    """`docs-mcp serve --transport http` on a free port; with `open_files`, under that open-file
+    limit (soft and hard, so the server cannot raise it)."""
     port = free_port()
     arguments = ["serve", "--transport", "http", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)]
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             [command, *arguments],
@@ -229,6 +240,7 @@ def start_http_server(command: str, db: Path, env: dict[str, str], log: Path) ->
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,  # Ctrl-C reaches only us; our finally blocks stop the server
+            preexec_fn=limit_open_files if open_files is not None else None,
         )
     return HttpServer(process, port, log)
 
@@ -263,9 +275,11 @@ def stop_server(server: HttpServer) -> None:
 
 
 @contextlib.contextmanager
-def running_http_server(command: str, db: Path, env: dict[str, str], log: Path) -> Iterator[HttpServer]:
+def running_http_server(
+    command: str, db: Path, env: dict[str, str], log: Path, open_files: int | None = None
+) -> Iterator[HttpServer]:
     """A healthy HTTP server for the duration of a `with`, always stopped afterwards."""
-    server = start_http_server(command, db, env, log)
+    server = start_http_server(command, db, env, log, open_files)
     try:
         wait_for_health(server)
         yield server

@@ -6,7 +6,9 @@ scratch folder and measures, against the real `docs-mcp` command:
 
   index       full index from scratch (wall, chunks/s, peak RSS, size on disk)
   reindex     re-index with nothing changed, one page changed, one page deleted
-  latency     search_docs p50/p95/p99 in-process, over stdio and over HTTP; get_doc, list_docs
+  latency     search_docs p50/p95/p99 in-process, over stdio and over HTTP, bare and guided (with the
+              assistant-written keywords and hypothetical answers of ray-docs.dev.expansions.jsonl,
+              bare and guided calls alternating so both meet the same load); get_doc, list_docs
   throughput  search_docs calls/s over HTTP at concurrency 1, 8 and 32
   coldstart   process start to first search answer, stdio and HTTP (median of 3)
   rss         HTTP server memory after 1,000 mixed calls
@@ -74,6 +76,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_DATA = REPO_ROOT.parent / "shared" / "bench"
 CORPUS_ARCHIVE = BENCH_DATA / "ray-docs.tar.gz"
 QUERIES_FILE = BENCH_DATA / "ray-docs.dev.jsonl"
+EXPANSIONS_FILE = BENCH_DATA / "ray-docs.dev.expansions.jsonl"
 DEFAULT_JSON = REPO_ROOT / "bench-results" / "bench.json"
 
 STEPS = ("index", "reindex", "latency", "throughput", "coldstart", "rss", "scale")
@@ -141,6 +144,7 @@ class Bench:
     command: str
     workload: Workload
     queries: list[str]
+    guided: list[dict[str, Any]]  # search_docs arguments with keywords and hypothetical_answer
     logs: Path
     console: Console
     quick: bool
@@ -209,6 +213,18 @@ async def search_series(client: Client, queries: list[str]) -> tuple[CallLog, li
     return log, ids
 
 
+async def paired_guided_series(
+    client: Client, queries: list[str], guided: list[dict[str, Any]]
+) -> tuple[CallLog, CallLog]:
+    """search_docs bare and guided, alternating call by call, so both meet the same load."""
+    bare, with_expansions = CallLog(), CallLog()
+    for number, query in enumerate(queries):
+        record = number >= WARMUP_CALLS
+        await timed_call(client, "search_docs", {"query": query}, bare, record)
+        await timed_call(client, "search_docs", guided[number % len(guided)], with_expansions, record)
+    return bare, with_expansions
+
+
 async def tool_series(client: Client, tool: str, argument_list: list[dict[str, Any]]) -> CallLog:
     log = CallLog()
     for number, arguments in enumerate(argument_list):
@@ -231,23 +247,40 @@ def series_timeout(calls: int) -> float:
 def inprocess_search_log(bench: Bench, db: Path, queries: list[str], kind: str = "prose") -> CallLog:
     """DocsService.search timed directly: what the server adds on top is measured elsewhere.
     kind="code" times code-example search (its own table, read from LanceDB) on the same queries."""
+    log = CallLog()
+    timed_inprocess(bench, db, [(log, {"query": query, "kind": kind}) for query in queries])
+    return log
+
+
+def inprocess_guided_logs(
+    bench: Bench, db: Path, queries: list[str], guided: list[dict[str, Any]]
+) -> tuple[CallLog, CallLog]:
+    """Bare and guided searches, alternating, so that both meet the same load."""
+    bare, with_expansions = CallLog(), CallLog()
+    calls = []
+    for number, query in enumerate(queries):
+        calls += [(bare, {"query": query}), (with_expansions, guided[number % len(guided)])]
+    timed_inprocess(bench, db, calls)
+    return bare, with_expansions
+
+
+def timed_inprocess(bench: Bench, db: Path, calls: list[tuple[CallLog, dict[str, Any]]]) -> None:
+    """Each DocsService.search(**arguments) timed into its log, the first WARMUP_CALLS untimed."""
     from docs_mcp.config import Settings
     from docs_mcp.search import DocsService
 
     settings = Settings.from_env(bench.env).with_overrides(db=str(db))
     service = DocsService.from_settings(settings)
     service.embedder  # load the model before timing, as `docs-mcp serve` does  # noqa: B018
-    log = CallLog()
-    for number, query in enumerate(queries):
+    for number, (log, arguments) in enumerate(calls):
         started = time.perf_counter()
         try:
-            service.search(query, kind=kind)
+            service.search(**arguments)
         except Exception as error:
             log.failed(f"search: {type(error).__name__}: {error}")
             continue
         if number >= WARMUP_CALLS:
             log.seconds.append(time.perf_counter() - started)
-    return log
 
 
 # -- step: corpus and full index ------------------------------------------------------------------
@@ -284,6 +317,20 @@ def load_queries(count: int) -> list[str]:
     with QUERIES_FILE.open(encoding="utf-8") as lines:
         queries = [json.loads(line)["query"] for line in lines if line.strip()]
     return queries[:count]
+
+
+def load_guided(queries: list[str]) -> list[dict[str, Any]]:
+    """search_docs arguments for `queries`, each with its assistant-written expansions."""
+    with EXPANSIONS_FILE.open(encoding="utf-8") as lines:
+        expansions = {record["query"]: record for record in map(json.loads, lines) if record}
+    return [
+        {
+            "query": query,
+            "keywords": expansions[query]["keywords"],
+            "hypothetical_answer": expansions[query]["hypothetical_answer"],
+        }
+        for query in queries
+    ]
 
 
 def run_index(bench: Bench, corpus: Path, db: Path) -> tuple[float, float | None, dict[str, Any]]:
@@ -383,6 +430,10 @@ def step_latency(bench: Bench) -> dict[str, Any]:
     queries = bench.queries * bench.workload.query_passes
     bench.console.print(f"  in-process: {len(queries)} searches…")
     results: dict[str, Any] = {"search_inprocess": inprocess_search_log(bench, bench.db, queries).summary()}
+    bench.console.print(f"  in-process: {len(queries)} searches, bare and guided alternating…")
+    bare, guided = inprocess_guided_logs(bench, bench.db, queries, bench.guided)
+    results["search_inprocess_beside_guided"] = bare.summary()
+    results["guided_search_inprocess"] = guided.summary()
     bench.console.print(f"  in-process: {len(queries)} code-example searches…")
     results["code_search_inprocess"] = inprocess_search_log(bench, bench.db, queries, kind="code").summary()
     bench.console.print(f"  stdio: {len(queries)} searches…")
@@ -407,15 +458,18 @@ async def stdio_latency(bench: Bench, queries: list[str]) -> dict[str, Any]:
 async def http_latency(bench: Bench, server: HttpServer, queries: list[str]) -> dict[str, Any]:
     get_calls = len(queries)
     list_calls = bench.workload.list_docs_calls
-    with anyio.fail_after(series_timeout(len(queries) + get_calls + list_calls)):
+    with anyio.fail_after(series_timeout(2 * len(queries) + get_calls + list_calls)):
         async with new_client(server.mcp_url) as client:
             search_log, ids = await search_series(client, queries)
+            bare_log, guided_log = await paired_guided_series(client, queries, bench.guided)
             doc_ids = unique(ids) or ["index"]  # get_doc reads what search pointed at
             get_arguments = [{"id": doc_ids[n % len(doc_ids)]} for n in range(get_calls)]
             get_log = await tool_series(client, "get_doc", get_arguments)
             list_log = await tool_series(client, "list_docs", [{}] * list_calls)
     return {
         "search_http": search_log.summary(),
+        "search_http_beside_guided": bare_log.summary(),
+        "guided_search_http": guided_log.summary(),
         "get_doc_http": get_log.summary(),
         "list_docs_http": list_log.summary(),
     }
@@ -763,6 +817,25 @@ SUMMARY_ROWS: list[tuple[str, tuple[str, ...], str, Target | None]] = [
     ("search HTTP p95", ("latency", "search_http", "p95_ms"), "ms", None),
     ("search HTTP p99", ("latency", "search_http", "p99_ms"), "ms", at_most(60, "ms")),
     ("search HTTP errors", ("latency", "search_http", "errors"), "", ZERO_ERRORS),
+    (
+        "search in-process beside guided p50",
+        ("latency", "search_inprocess_beside_guided", "p50_ms"),
+        "ms",
+        None,
+    ),
+    (
+        "search in-process beside guided p99",
+        ("latency", "search_inprocess_beside_guided", "p99_ms"),
+        "ms",
+        None,
+    ),
+    ("guided search in-process p50", ("latency", "guided_search_inprocess", "p50_ms"), "ms", None),
+    ("guided search in-process p99", ("latency", "guided_search_inprocess", "p99_ms"), "ms", None),
+    ("search HTTP beside guided p50", ("latency", "search_http_beside_guided", "p50_ms"), "ms", None),
+    ("search HTTP beside guided p99", ("latency", "search_http_beside_guided", "p99_ms"), "ms", None),
+    ("guided search HTTP p50", ("latency", "guided_search_http", "p50_ms"), "ms", at_most(25, "ms")),
+    ("guided search HTTP p99", ("latency", "guided_search_http", "p99_ms"), "ms", at_most(60, "ms")),
+    ("guided search HTTP errors", ("latency", "guided_search_http", "errors"), "", ZERO_ERRORS),
     ("get_doc HTTP p50", ("latency", "get_doc_http", "p50_ms"), "ms", None),
     ("get_doc HTTP p95", ("latency", "get_doc_http", "p95_ms"), "ms", None),
     ("get_doc HTTP p99", ("latency", "get_doc_http", "p99_ms"), "ms", None),
@@ -923,6 +996,7 @@ def prepare(args: argparse.Namespace, console: Console) -> Bench:
         command=docs_mcp_command(),
         workload=workload,
         queries=load_queries(workload.queries),
+        guided=load_guided(load_queries(workload.queries)),
         logs=logs,
         console=console,
         quick=args.quick,

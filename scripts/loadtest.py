@@ -9,6 +9,9 @@ timeout, a JSON-RPC error or a tool result with isError. Phases:
   burst       concurrency 32, 3,000 calls
   hostile     the mixed phase again while 300 idle connections are held open and 50
               uploads are abandoned halfway through their body
+  idle        a server under the common 1,024 open-file limit (soft and hard): real searches
+              from fresh clients before, and while, 1,100 half-open connections are held
+              (more than the server has file descriptors), and what its log received
   proxy       100 concurrent calls through `mcp-proxy` (stdio to streamable HTTP)
   stdio       a stdio server: every stdout line is JSON-RPC, and it exits within 1 s of
               stdin closing
@@ -19,6 +22,7 @@ built first with `docs-mcp index`):
     .venv/bin/python scripts/loadtest.py                  # everything, a few minutes
     .venv/bin/python scripts/loadtest.py --quick          # a tenth of the calls
     .venv/bin/python scripts/loadtest.py --db DIR --json out.json --skip proxy
+    .venv/bin/python scripts/loadtest.py --only idle --docs-mcp OTHER/docs-mcp   # another build
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from rich.table import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MCP_PROXY = REPO_ROOT / ".tools" / "mcp-proxy-venv" / "bin" / "mcp-proxy"
-PHASES = ("mixed", "burst", "hostile", "proxy", "stdio")
+PHASES = ("mixed", "burst", "hostile", "idle", "proxy", "stdio")
 QUERIES = [
     "how do I connect Cursor",
     "index a folder of markdown",
@@ -62,6 +66,11 @@ QUERIES = [
 PHASE_TIMEOUT_S = 600.0
 IDLE_CONNECTIONS = 300
 ABORTED_UPLOADS = 50
+# The `idle` phase: the incident's numbers, a 1,024 open-file limit and 1,100 half-open connections.
+SERVER_OPEN_FILES = 1024
+HALF_OPEN_CONNECTIONS = 1100
+REAL_SEARCHES = 20  # each from a fresh client: a new connection, as a new assistant session makes
+SEARCH_TIMEOUT_S = 15.0  # a search of the idle phase that takes longer has failed
 
 
 @dataclass
@@ -143,6 +152,82 @@ def abandon_uploads(port: int, count: int) -> int:
     return sent
 
 
+def hold_half_open(port: int, count: int) -> list[socket.socket]:
+    """`count` connections that send part of a request head and then nothing; a connection the
+    server refuses or closes is still counted as tried, and kept until the phase ends."""
+    held = []
+    for _ in range(count):
+        try:
+            connection = socket.create_connection(("127.0.0.1", port), timeout=2)
+            connection.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        except OSError:
+            continue
+        held.append(connection)
+    return held
+
+
+def still_open(connections: list[socket.socket]) -> int:
+    """How many the server has not closed (a closed one reads as end-of-stream at once)."""
+    open_now = 0
+    for connection in connections:
+        connection.setblocking(False)
+        try:
+            connection.recv(1)  # end-of-stream, or a 408 before it: the server let go
+        except BlockingIOError:
+            open_now += 1  # nothing to read and not closed: the server still holds it
+        except OSError:
+            pass
+    return open_now
+
+
+async def fresh_client_searches(url: str, count: int) -> CallLog:
+    """`count` searches, each from a new client (a new connection and session), one at a time."""
+    log = CallLog()
+    for number in range(count):
+        try:
+            with anyio.fail_after(SEARCH_TIMEOUT_S):
+                async with new_client(url) as client:
+                    await timed_call(client, "search_docs", {"query": QUERIES[number % len(QUERIES)]}, log)
+        except Exception as error:  # a client that cannot connect is a failed search, not a crash
+            log.failed(f"connect: {type(error).__name__}: {error}")
+    return log
+
+
+def idle_phase(command: str, db: Path, env: dict[str, str], work: Path) -> dict[str, Any]:
+    """Real searches before and while HALF_OPEN_CONNECTIONS are held against a server that has
+    SERVER_OPEN_FILES file descriptors, and what the server logged meanwhile."""
+    log_path = work / "idle-server.log"
+    with running_http_server(command, db, env, log_path, open_files=SERVER_OPEN_FILES) as server:
+        before = anyio.run(fresh_client_searches, server.mcp_url, REAL_SEARCHES)
+        held = hold_half_open(server.port, HALF_OPEN_CONNECTIONS)
+        try:
+            during = anyio.run(fresh_client_searches, server.mcp_url, REAL_SEARCHES)
+            holding = still_open(held)
+        finally:
+            for connection in held:
+                connection.close()
+        after = anyio.run(fresh_client_searches, server.mcp_url, 10)
+        rss = process_memory_mb(server.pid).get("VmRSS")
+    lines = emfile = 0
+    with log_path.open("rb") as server_log:  # read as a stream: a flooded log runs to gigabytes
+        for line in server_log:
+            lines += 1
+            emfile += b"Too many open files" in line
+    return {
+        "server_open_files": SERVER_OPEN_FILES,
+        "half_open_tried": HALF_OPEN_CONNECTIONS,
+        "half_open_connected": len(held),
+        "half_open_still_held_by_server": holding,
+        "before": {"ok": len(before.seconds), **before.summary()},
+        "during": {"ok": len(during.seconds), **during.summary()},
+        "after": {"ok": len(after.seconds), **after.summary()},
+        "log_lines": lines,
+        "log_bytes": log_path.stat().st_size,
+        "log_too_many_open_files": emfile,
+        "rss_mb": rss,
+    }
+
+
 async def proxy_calls(url: str, calls: int) -> Run:
     """`calls` concurrent search_docs calls through one mcp-proxy process over stdio."""
     params = StdioServerParameters(
@@ -221,18 +306,32 @@ def stdio_check(command: str, db: str, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def raise_own_open_file_limit(wanted: int) -> None:
+    """This script holds over a thousand sockets in the idle phase."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="index to serve [default: docs-mcp's own docs, indexed first]")
     parser.add_argument("--quick", action="store_true", help="a tenth of the calls")
     parser.add_argument("--skip", action="append", default=[], choices=PHASES)
+    parser.add_argument("--only", action="append", default=[], choices=PHASES, help="run only these phases")
+    parser.add_argument("--docs-mcp", help="the docs-mcp command to serve with [default: this venv's]")
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
     console = Console()
     scale = 10 if args.quick else 1
     cache_dir = Path(os.environ.get("DOCS_MCP_CACHE_DIR") or Path.home() / ".cache" / "docs-mcp")
     env = child_env(cache_dir)
-    command = docs_mcp_command()
+    command = args.docs_mcp or docs_mcp_command()
+    if args.only:
+        args.skip = [phase for phase in PHASES if phase not in args.only]
+    raise_own_open_file_limit(HALF_OPEN_CONNECTIONS + 200)
     work = Path(tempfile.mkdtemp(prefix="docs-mcp-load-"))
     db = args.db
     if db is None:
@@ -276,6 +375,12 @@ def main() -> int:
             finally:
                 for connection in held:
                     connection.close()
+        if "idle" not in args.skip:
+            console.print(
+                f"idle: {HALF_OPEN_CONNECTIONS} half-open connections against a server limited to "
+                f"{SERVER_OPEN_FILES} open files…"
+            )
+            results["idle"] = idle_phase(command, Path(db), env, work)
         if "proxy" not in args.skip:
             if MCP_PROXY.exists():
                 console.print("proxy: 100 concurrent calls through mcp-proxy…")
@@ -307,11 +412,26 @@ def main() -> int:
             f"server memory: {mixed['rss_after_warmup_mb']} MB after warm-up, {mixed['rss_end_mb']} MB at "
             f"the end ({mixed['rss_growth_pct']}%)"
         )
+    if "idle" in results:
+        idle = results["idle"]
+        for moment in ("before", "during", "after"):
+            row = idle[moment]
+            console.print(
+                f"idle, {moment}: {row['ok']}/{row['ok'] + row['errors']} searches answered, "
+                f"p50 {row.get('p50_ms')} ms, p95 {row.get('p95_ms')} ms"
+            )
+        console.print(
+            f"idle: {idle['half_open_connected']} half-open connections made, "
+            f"{idle['half_open_still_held_by_server']} still held by the server; its log: "
+            f"{idle['log_lines']} lines, {idle['log_too_many_open_files']} 'Too many open files'"
+        )
     if "stdio" in results:
         console.print(f"stdio: {results['stdio']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     errors = sum(results[p].get("errors", 0) for p in ("mixed", "burst", "hostile", "proxy") if p in results)
+    if "idle" in results:
+        errors += sum(results["idle"][moment]["errors"] for moment in ("before", "during", "after"))
     return 1 if errors else 0
 
 

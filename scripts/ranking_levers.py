@@ -1,6 +1,7 @@
 """Measure second-stage ranking levers against the ranking search_docs serves, on one index.
 
 Usage: python scripts/ranking_levers.py LABELS --db DIR [--json FILE] [--skip-slow] [--stages]
+       [--expansions FILE]
 
 The reference is `DocsService.search` itself (the search_docs code path). Every
 lever re-ranks the same candidate lists the service's retrievers return
@@ -14,6 +15,11 @@ metric code as `docs-mcp eval`.
 Not a test and not shipped behaviour: the levers here were measured and left
 out (corpus/guides/evaluating-retrieval.md says why). Running it again on new
 labels is how to check that conclusion.
+
+With --expansions (or labels that carry `keywords` / `hypothetical_answer`), it also
+measures the design choices of guided search (scripts/guided_levers.py): each search
+of a guided call left out, and other ways of keeping the question's pages in reach,
+on the real expansions and on the shuffled control.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import guided_levers
 import lancedb
 import numpy as np
 import pyarrow as pa
@@ -37,7 +44,14 @@ from lancedb.index import FTS
 
 from docs_mcp.config import Settings
 from docs_mcp.embed import FastEmbedder
-from docs_mcp.evaluation import load_labels, outcome_of, paired_difference, run_queries, summarise
+from docs_mcp.evaluation import (
+    load_labels,
+    outcome_of,
+    paired_difference,
+    run_queries,
+    summarise,
+    with_expansions,
+)
 from docs_mcp.ranking import RankedList, RankingConfig, rank_documents
 from docs_mcp.search import DocsService, build_hits
 from docs_mcp.store import IndexStore, _match
@@ -58,11 +72,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--skip-slow", action="store_true", help="skip levers that embed extra text")
     parser.add_argument("--stages", action="store_true", help="also time each stage of the served search")
+    parser.add_argument("--expansions", type=Path, help="assistant expansions: also measure guided search")
     args = parser.parse_args()
 
     settings = Settings.from_env()
     embedder = FastEmbedder(settings.model, settings.cache_dir, threads=2)
     labels = load_labels(args.labels)
+    if args.expansions is not None:
+        labels = with_expansions(labels, args.expansions)
     service = DocsService(IndexStore(args.db), lambda: embedder, model=settings.model, ranking=SERVED)
     served = run_queries(service, labels, "hybrid")
     snapshot = service.snapshot()
@@ -145,6 +162,10 @@ def main() -> None:
         report["levers"][name] = {"metrics": summary, "mrr_vs_served": delta}
         low, high = delta["ci95"]
         print(f"{name:45s} {_line(summary)}  dMRR {delta['mean']:+.3f} [{low:+.3f}, {high:+.3f}]")
+    if any(label.guided for label in labels):
+        report["guided"] = guided_levers.measure(service, labels, embedder)
+        if args.stages:
+            report["guided"]["stages_ms"] = guided_levers.stage_costs(service, labels)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
 

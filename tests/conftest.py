@@ -107,6 +107,12 @@ class HashingEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         return self._vector(text)
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts])
+
+    def first_tokens(self, text: str, count: int) -> str:
+        return " ".join(text.split()[:count])
+
 
 @pytest.fixture
 def fake_embedder() -> HashingEmbedder:

@@ -175,3 +175,41 @@ def test_serve_refuses_a_corrupted_index_and_says_to_rebuild_it(
         for data in db.glob("*.lance/data/*"):
             data.write_bytes(b"not a lance file")
     assert_refused(serve(str(db), "--model", fake_embedder.name), "docs-mcp index")
+
+
+# -- the index folder deleted under a running server ----------------------------------------------
+
+
+def test_a_server_whose_index_folder_is_deleted_says_so_and_serves_the_rebuilt_one_numbered_1_again(
+    tmp_path: Path, embedder: FastEmbedder
+) -> None:
+    corpus_a, corpus_b = make_variants(tmp_path)
+    db = tmp_path / "db"
+    index_corpus(corpus_a, IndexStore(str(db)), embedder)
+    env = {**os.environ, "DOCS_MCP_REFRESH_SECONDS": "0.1"}
+
+    async def conversation(url: str) -> tuple[str, set[str]]:
+        async with Client(url, read_timeout_seconds=30) as client:
+            shutil.rmtree(db)
+            failed = await client.call_tool("search_docs", {"query": "install with pip"})
+            assert failed.is_error
+            message = failed.content[0].text
+            await anyio.to_thread.run_sync(lambda: index_corpus(corpus_b, IndexStore(str(db)), embedder))
+            with anyio.fail_after(30):
+                while True:  # the server follows the new index, though it is numbered 1 again
+                    listed = await client.call_tool("list_docs", {})
+                    ids = (
+                        doc_ids_in(listed.structured_content["root"]) if listed.structured_content else set()
+                    )
+                    if EXTRA_DOC in ids:
+                        assert listed.structured_content["index_version"] == 1
+                        found = await client.call_tool("search_docs", {"query": "install with pip"})
+                        assert not found.is_error, found.content
+                        return message, ids
+                    await anyio.sleep(0.1)
+
+    with running_http_server(str(db), pick_free_port(), env, tmp_path / "server.log") as base_url:
+        message, ids = anyio.run(conversation, f"{base_url}/mcp")
+    assert "could not be read" in message and "changed or disappeared" in message, message
+    assert "Error executing tool" not in message
+    assert ids == SAMPLE_DOC_IDS | {EXTRA_DOC}

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -90,8 +90,11 @@ def wait_for_health(base_url: str, process: subprocess.Popen[Any], log: Path) ->
     pytest.fail(f"no 200 from {base_url}/health within {STARTUP_SECONDS} s:\n{tail(log)}")
 
 
-def start_http_server(db: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    """`docs-mcp serve --transport http` as a subprocess, its output (banner, logs) to `log`."""
+def start_http_server(
+    db: str, port: int, env: dict[str, str], log: Path, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[bytes]:
+    """`docs-mcp serve --transport http` as a subprocess, its output (banner, logs) to `log`;
+    `preexec_fn` runs in the child first (to set a resource limit, say)."""
     with log.open("wb") as log_file:
         return subprocess.Popen(
             [str(DOCS_MCP), "serve", "--transport", "http", "--port", str(port), "--db", db],
@@ -99,6 +102,7 @@ def start_http_server(db: str, port: int, env: dict[str, str], log: Path) -> sub
             stdout=log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=preexec_fn,
         )
 
 
@@ -198,6 +202,19 @@ async def check_all_tools(client: Client) -> None:
     assert found.structured_content["hits"][0]["doc_id"] == "guides/installation"
     assert "guides/installation#install-with-pip" in found.content[0].text
 
+    guided = await client.call_tool(
+        "search_docs",
+        {
+            "query": "wait for the outcome of a job",
+            "keywords": ["get_result"],
+            "hypothetical_answer": "get_result(job_id) waits for the job's result.",
+        },
+    )
+    assert not guided.is_error, guided.content
+    assert guided.structured_content is not None
+    assert guided.structured_content["hits"][0]["doc_id"] == "reference/api"
+    assert "keywords" in guided.structured_content["hits"][0]["matched_by"]
+
     page = await client.call_tool("get_doc", {"id": "guides/installation#install-with-pip"})
     assert not page.is_error, page.content
     assert page.structured_content is not None
@@ -240,6 +257,10 @@ def http_server(shared_db: str, model_cache: Path, tmp_path_factory: pytest.Temp
 
 @pytest.fixture(scope="session")
 def mcp_proxy() -> Path:
+    return installed_mcp_proxy()
+
+
+def installed_mcp_proxy() -> Path:
     """The mcp-proxy command, installed once into its own venv (it requires mcp<2, which must
     never reach the project's venv). Skips when the package registry cannot be reached."""
     command = MCP_PROXY_VENV / "bin" / "mcp-proxy"
