@@ -98,6 +98,11 @@ CASES: dict[str, tuple[str, Callable[[int], str], str]] = {
         lambda n: _repeat(lambda i: f"## Heading {i}\n\nText {i}.\n\n", n),
         "every section its own heading",
     ),
+    "headings-bare": (
+        ".md",
+        lambda n: _repeat(lambda i: f"## h{i}\n", n),
+        "a heading on every line, nothing else (the issue's 100,000 per MB)",
+    ),
     "headings-staircase": (
         ".md",
         lambda n: _repeat(lambda i: "#" * (1 + i % 6) + f" Level {i}\n", n),
