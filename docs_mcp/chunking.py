@@ -24,6 +24,7 @@ production, anything deterministic in tests), so this module stays pure.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,10 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MIN_BODY_TOKENS = 48  # a very long heading path still leaves room for text
+COUNT_BATCH_CHARS = 64 * 1024  # of text per tokenizer call
+COUNT_WINDOW_CHARS = 4096  # a longer text is counted in pieces of about this size
+MIN_PART_CHARS = 64  # very short lines or words of an over-budget block are counted in runs this long
+SHORT_SPAN_CHARS = 16  # ... when each is shorter than this (see _measured_parts)
 _CODE_KINDS = frozenset({"fence", "code_block"})
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+")
 _SPACE = re.compile(r"\s+")
@@ -48,17 +53,25 @@ class _Piece:
 
 def chunk_document(doc: ParsedDoc, count_tokens: TokenCounter, max_tokens: int) -> list[Chunk]:
     """Cut `doc` into chunks whose embedding text stays within `max_tokens`."""
-    chunks: list[Chunk] = []
+    block_starts = [block.start for block in doc.blocks]  # in page order
+    sections = []
     for anchor, heading_path, start, end in _segments(doc):
-        blocks = [b for b in doc.blocks if start <= b.start < end]
-        if not blocks:
-            continue
-        probe = Chunk("", doc.id, anchor, heading_path, doc.title, "", 0, 0, 0)
-        prefix_tokens = count_tokens([probe.context_prefix])[0]
-        budget = max(max_tokens - SPECIAL_TOKENS - prefix_tokens - 1, MIN_BODY_TOKENS)
-        counts = count_tokens([doc.source[b.start : min(b.end, end)] for b in blocks])
+        blocks = doc.blocks[bisect_left(block_starts, start) : bisect_left(block_starts, end)]
+        if blocks:
+            sections.append((anchor, heading_path, end, blocks))
+    counts = iter(
+        _count_in_batches(
+            [doc.source[b.start : min(b.end, end)] for _, _, end, blocks in sections for b in blocks],
+            count_tokens,
+        )
+    )
+    prefix_tokens = _prefix_counter(doc, count_tokens)
+    chunks: list[Chunk] = []
+    for anchor, heading_path, end, blocks in sections:
+        budget = max(max_tokens - SPECIAL_TOKENS - prefix_tokens(heading_path) - 1, MIN_BODY_TOKENS)
         pieces: list[_Piece] = []
-        for block, tokens in zip(blocks, counts, strict=True):
+        for block in blocks:
+            tokens = next(counts)
             piece = _Piece(block.start, min(block.end, end), tokens, block.kind in _CODE_KINDS)
             if tokens <= budget:
                 pieces.append(piece)
@@ -82,6 +95,74 @@ def chunk_document(doc: ParsedDoc, count_tokens: TokenCounter, max_tokens: int) 
                 )
             )
     return chunks
+
+
+def _count_in_batches(texts: list[str], count_tokens: TokenCounter) -> list[int]:
+    """The token count of each text, from a few tokenizer calls of bounded size.
+
+    A page of thousands of small sections made one call per section cost more than the text;
+    one call over a megabyte of punctuation (a token per character) held 600 MB of encodings.
+    So texts go in batches of about COUNT_BATCH_CHARS, and a long text in windows cut at white
+    space, which the default model's tokenizer splits at first: the windows' counts add up to
+    the text's (a window cut inside a word longer than the tokenizer's word limit counts one
+    unknown-word token more, never fewer).
+    """
+    counts = [0] * len(texts)
+    batch: list[str] = []
+    owners: list[int] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        for owner, count in zip(owners, count_tokens(batch), strict=True):
+            counts[owner] += count
+        batch.clear()
+        owners.clear()
+        size = 0
+
+    for index, text in enumerate(texts):
+        for window in _windows(text):
+            batch.append(window)
+            owners.append(index)
+            size += len(window)
+            if size >= COUNT_BATCH_CHARS:
+                flush()
+    if batch:
+        flush()
+    return counts
+
+
+def _windows(text: str) -> list[str]:
+    if len(text) <= COUNT_WINDOW_CHARS:
+        return [text]
+    windows = []
+    start = 0
+    while len(text) - start > COUNT_WINDOW_CHARS:
+        end = start + COUNT_WINDOW_CHARS
+        cut = max(text.rfind(space, end - COUNT_WINDOW_CHARS // 4, end) for space in " \n\t")
+        end = cut if cut > start else end
+        windows.append(text[start:end])
+        start = end
+    windows.append(text[start:])
+    return windows
+
+
+def _prefix_counter(doc: ParsedDoc, count_tokens: TokenCounter) -> Callable[[tuple[str, ...]], int]:
+    """Tokens of the context prefix (Chunk.context_prefix: the title, a line break, the heading
+    trail joined by " > ") of a section, from the title's and each heading's own count.
+
+    The default model's tokenizer splits at white space and punctuation before anything else,
+    so the sum is the prefix's exact count; and each heading is tokenized once, not once for
+    every section under it (a long heading over thousands of sections made chunking quadratic).
+    """
+    texts = sorted({doc.title, *(heading.text for heading in doc.headings)})
+    counts = dict(zip(texts, _count_in_batches(texts, count_tokens), strict=True))
+
+    def prefix_tokens(heading_path: tuple[str, ...]) -> int:
+        trail = [counts[h] for h in heading_path if h != doc.title]
+        return counts[doc.title] + sum(trail) + max(0, len(trail) - 1)  # a token per " > "
+
+    return prefix_tokens
 
 
 def _segments(doc: ParsedDoc) -> list[tuple[str, tuple[str, ...], int, int]]:
@@ -115,8 +196,7 @@ def _split(source: str, piece: _Piece, budget: int, count_tokens: TokenCounter) 
         spans = _spans_between(source, piece.start, piece.end, separator)
         if len(spans) < 2:
             continue
-        counts = count_tokens([source[s:e] for s, e in spans])
-        parts = [_Piece(s, e, n, piece.is_code) for (s, e), n in zip(spans, counts, strict=True)]
+        parts = _measured_parts(source, spans, budget, piece.is_code, count_tokens)
         result: list[_Piece] = []
         for group in _pack(parts, budget):
             merged = _Piece(group[0].start, group[-1].end, sum(p.tokens for p in group), piece.is_code)
@@ -128,15 +208,54 @@ def _split(source: str, piece: _Piece, budget: int, count_tokens: TokenCounter) 
     return _hard_split(source, piece, budget, count_tokens)
 
 
+def _measured_parts(
+    source: str, spans: list[tuple[int, int]], budget: int, is_code: bool, count_tokens: TokenCounter
+) -> list[_Piece]:
+    """The spans as pieces with their token counts, runs of very short ones counted together.
+
+    A block of a million one-character lines or words would otherwise be a million tokenizer
+    inputs. Consecutive spans shorter than SHORT_SPAN_CHARS form one part of at most
+    min(budget, MIN_PART_CHARS) characters (a part has at most a token per character with the
+    default model, so it still fits); a run that counts over budget anyway is counted span by
+    span after all. Longer spans, most lines of real code, are parts of their own as before.
+    """
+    limit = min(budget, MIN_PART_CHARS)
+    runs: list[list[tuple[int, int]]] = []
+    short_run = False
+    for span in spans:
+        short = span[1] - span[0] < SHORT_SPAN_CHARS
+        if short and short_run and span[1] - runs[-1][0][0] <= limit:
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+            short_run = short
+    counts = _count_in_batches([source[run[0][0] : run[-1][1]] for run in runs], count_tokens)
+    over = [run for run, count in zip(runs, counts, strict=True) if count > budget and len(run) > 1]
+    one_by_one = iter(_count_in_batches([source[s:e] for run in over for s, e in run], count_tokens))
+    parts = []
+    for run, count in zip(runs, counts, strict=True):
+        if count > budget and len(run) > 1:
+            parts += [_Piece(s, e, next(one_by_one), is_code) for s, e in run]
+        else:
+            parts.append(_Piece(run[0][0], run[-1][1], count, is_code))
+    return parts
+
+
 def _hard_split(source: str, piece: _Piece, budget: int, count_tokens: TokenCounter) -> list[_Piece]:
-    """Last resort for a run with no boundary at all (a minified line, a giant URL)."""
+    """Last resort for a run with no boundary at all (a minified line, a giant URL): even cuts,
+    and a cut that still counts over budget (its tokens were not spread evenly: a long word the
+    tokenizer reads as one token, then dense CJK text) is cut again."""
     length = piece.end - piece.start
     pieces_needed = max(2, -(-piece.tokens // budget) * 2)
     step = max(1, length // pieces_needed)
+    spans = [(start, min(start + step, piece.end)) for start in range(piece.start, piece.end, step)]
+    counts = _count_in_batches([source[start:end] for start, end in spans], count_tokens)
     result = []
-    for start in range(piece.start, piece.end, step):
-        end = min(start + step, piece.end)
-        result.append(_Piece(start, end, count_tokens([source[start:end]])[0], piece.is_code))
+    for (start, end), tokens in zip(spans, counts, strict=True):
+        cut = _Piece(start, end, tokens, piece.is_code)
+        result += (
+            _hard_split(source, cut, budget, count_tokens) if tokens > budget and end - start > 1 else [cut]
+        )
     return result
 
 

@@ -22,13 +22,18 @@ Not every fence is an example. Left out:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
-from docs_mcp.models import Fence, Heading, ParsedDoc
+from docs_mcp.models import Fence, ParsedDoc
 
 MIN_CODE_CHARS = 20
 MIN_CODE_LINES = 2
 CONTEXT_CHARS = 300
+# Of an example's code, what the model and the keyword index see: the model reads 256 tokens
+# (about 1,000 characters); the prose chunks hold all of it. A 5 MB fence is not 5 MB to tokenize.
+SEARCH_CODE_CHARS = 8000
+CONTEXT_WINDOW_CHARS = 10 * CONTEXT_CHARS  # of the text before a fence, room for link targets and tags
 
 # Info strings (after normalisation) that are never code examples.
 SKIPPED_LANGUAGES = frozenset(
@@ -136,8 +141,10 @@ _ALIASES = {
 
 # MyST and Sphinx fences name a directive first, then the language: ```{code-cell} ipython3
 _DIRECTIVES = frozenset({"{code-cell}", "{code-block}", "{code}", "{sourcecode}", "{literalinclude}"})
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MARKUP = re.compile(r"`+|\*+|<[^>]+>")  # not "_": it belongs to identifiers
+# Link text and tags, each scanned only up to the next opening bracket: a paragraph of unclosed
+# `[` or `<` costs one pass, not one pass per bracket.
+_LINK = re.compile(r"!?\[([^\[\]]*)\]\([^()]*\)")
+_MARKUP = re.compile(r"`+|\*+|<[^<>]+>")  # not "_": it belongs to identifiers
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.MULTILINE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -164,7 +171,8 @@ class CodeUnit:
         """What the model and the keyword index see: where it is, what it is for, the code."""
         trail = " > ".join(h for h in self.heading_path if h != self.title)
         head = f"{self.title}\n{trail}" if trail else self.title
-        parts = [head, self.context, f"{self.language} code:\n{self.code}" if self.language else self.code]
+        code = self.code[:SEARCH_CODE_CHARS]
+        parts = [head, self.context, f"{self.language} code:\n{code}" if self.language else code]
         return "\n\n".join(p for p in parts if p)
 
 
@@ -200,8 +208,11 @@ def code_units(doc: ParsedDoc) -> list[CodeUnit]:
     units: list[CodeUnit] = []
     per_section: dict[str, int] = {}
     previous_end = doc.body_start
+    body_starts = [heading.body_start for heading in doc.headings]  # in page order
     for fence in doc.fences:
-        heading = _section_of(doc, fence.start)
+        # The innermost heading whose own text holds the fence: the last one starting before it.
+        position = bisect_right(body_starts, fence.start)
+        heading = doc.headings[position - 1] if position else None
         section_start = heading.body_start if heading else doc.body_start
         context = _context(doc.source[max(section_start, previous_end) : fence.start])
         previous_end = fence.end
@@ -225,13 +236,10 @@ def code_units(doc: ParsedDoc) -> list[CodeUnit]:
     return units
 
 
-def _section_of(doc: ParsedDoc, offset: int) -> Heading | None:
-    """The innermost heading whose own text holds `offset`."""
-    return next((h for h in reversed(doc.headings) if h.body_start <= offset), None)
-
-
 def _context(before: str) -> str:
     """The last paragraph before a fence, as plain text, cut to its last sentences that fit."""
+    # Only the end of the text can become a 300-character context: the rest is not looked at.
+    before = before[-CONTEXT_WINDOW_CHARS:]
     paragraphs = [p for p in re.split(r"\n\s*\n", before) if p.strip()]
     if not paragraphs:
         return ""

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from docs_mcp.ids import uri_path
+
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?\r?\n---[ \t]*\r?\n", re.S)
 
 
@@ -26,10 +28,11 @@ class ExportPage:
 
 
 def page_link(page: ExportPage, base_url: str | None) -> str:
-    """Where a reader opens the page: under `base_url` when given, else its source path."""
+    """Where a reader opens the page: under `base_url` when given, else its source path, as a
+    URL (`getting started.md` -> `getting%20started.md`, `c#-guide.md` -> `c%23-guide.md`)."""
     if base_url is None:
-        return page.source_path
-    return base_url.rstrip("/") + "/" + page.source_path
+        return uri_path(page.source_path)
+    return base_url.rstrip("/") + "/" + uri_path(page.source_path)
 
 
 def llms_txt(title: str, summary: str, pages: Iterable[ExportPage], base_url: str | None = None) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from docs_mcp.chunking import chunk_document
+from docs_mcp.chunking import TokenCounter, chunk_document
 from docs_mcp.codeblocks import CodeUnit, code_units
 from docs_mcp.collection import version_key
 from docs_mcp.config import bundled_corpus
@@ -97,6 +97,27 @@ class _NoProgress:
 def content_hash(source: SourceFile, model: str) -> str:
     key = f"{PIPELINE_VERSION}\0{model}\0{source.path}\0{source.content_hash}"
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PreparedDoc:
+    """One source, parsed and cut: what the indexer embeds and stores for it."""
+
+    doc: ParsedDoc
+    chunks: list[Chunk]
+    examples: list[CodeUnit]
+
+
+def prepare(source: SourceFile, count_tokens: TokenCounter, max_tokens: int) -> PreparedDoc | Skipped:
+    """Parse, chunk and find the code examples of one source (linear in its text), or the file
+    skipped with the reason when anything in it fails: a bug met by one page costs that page,
+    never the run (`--log-level DEBUG` shows the traceback)."""
+    try:
+        doc = parse_markdown(source.text, source.doc_id, source.path)
+        return PreparedDoc(doc, chunk_document(doc, count_tokens, max_tokens), code_units(doc))
+    except Exception as error:
+        log.debug("%s could not be parsed", source.path, exc_info=True)
+        return Skipped(source.path, f"could not be parsed ({type(error).__name__}: {str(error)[:200]})")
 
 
 def index_corpus(
@@ -186,15 +207,36 @@ def index_corpus(
 
         reused = _same_docs_elsewhere(store, embedder, {doc_id: hashes[doc_id] for doc_id in to_embed})
         reused_ids = {row["id"] for row in reused.docs}
-        parsed = [
-            parse_markdown(sources[d].text, d, sources[d].path) for d in to_embed if d not in reused_ids
-        ]
-        for doc in parsed:
-            report.warnings.extend(f"{doc.path}: {w}" for w in doc.warnings)
-        chunks = [
-            c for doc in parsed for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens)
-        ]
-        examples = [unit for doc in parsed for unit in code_units(doc)]
+        prepared = []
+        for doc_id in to_embed:
+            if doc_id in reused_ids:
+                continue
+            outcome = prepare(sources[doc_id], embedder.count_tokens, embedder.max_tokens)
+            if isinstance(outcome, Skipped):
+                # Skipped like an unreadable file: out of this version, with the reason.
+                report.skipped.append(outcome)
+                if doc_id in existing:
+                    report.changed.remove(doc_id)
+                    report.removed.append(doc_id)
+                else:
+                    report.added.remove(doc_id)
+                continue
+            prepared.append(outcome)
+            report.warnings.extend(f"{outcome.doc.path}: {w}" for w in outcome.doc.warnings)
+        if (
+            not prepared
+            and not reused_ids
+            and not report.removed
+            and not moved
+            and not new_origin
+            and not writer.needs_publishing
+        ):
+            report.index_version = writer.previous.seq if writer.previous else None
+            report.seconds = clock() - started
+            return report
+        parsed = [p.doc for p in prepared]
+        chunks = [chunk for p in prepared for chunk in p.chunks]
+        examples = [unit for p in prepared for unit in p.examples]
         progress.start(len(chunks) + len(examples))
         # One call for both, so the progress bar and the batches run through once.
         texts = [c.embedding_text for c in chunks] + [u.embedding_text for u in examples]
@@ -203,6 +245,7 @@ def index_corpus(
         report.code_embedded = len(examples)
 
         report.chunks_reused = len(reused.chunks)
+        report.removed.sort()
 
         writer.remove_docs(report.removed + report.changed)
         writer.add_docs([_doc_row(doc, hashes[doc.id]) for doc in parsed] + reused.docs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -66,14 +67,20 @@ class ParsedDoc:
 
     def heading_path(self, heading: Heading) -> tuple[str, ...]:
         """Titles of the headings that enclose `heading`, outermost first, itself last."""
+        return self._heading_paths[heading.start]
+
+    @cached_property
+    def _heading_paths(self) -> dict[int, tuple[str, ...]]:
+        """Every heading's path by its start offset, in one pass with a stack: asking for each
+        heading in turn stays linear in the page."""
+        paths: dict[int, tuple[str, ...]] = {}
         path: list[Heading] = []
-        for candidate in self.headings:
-            if candidate.start > heading.start:
-                break
-            while path and path[-1].level >= candidate.level:
+        for heading in self.headings:
+            while path and path[-1].level >= heading.level:
                 path.pop()
-            path.append(candidate)
-        return tuple(h.text for h in path)
+            path.append(heading)
+            paths[heading.start] = tuple(h.text for h in path)
+        return paths
 
 
 @dataclass(frozen=True)

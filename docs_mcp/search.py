@@ -52,6 +52,7 @@ from docs_mcp.guidance import (
     found_by,
     keep_question_in_reach,
 )
+from docs_mcp.ids import escape_doc_id
 from docs_mcp.models import (
     CollectionInfo,
     CollectionList,
@@ -640,10 +641,7 @@ class DocsService:
         version: str | None = None,
     ) -> DocPage:
         snapshot = self.snapshot(collection, version)
-        doc_id, _, anchor = id.strip().partition("#")
-        doc_id = doc_id.strip().strip("/")
-        if doc_id not in snapshot.docs:  # a source path (`notebooks/intro.ipynb`) opens its doc too
-            doc_id = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
+        doc_id, anchor = _doc_and_anchor(id, snapshot.docs)
         row = snapshot.docs.get(doc_id)
         if row is None:
             raise _unknown_doc(id, snapshot)
@@ -802,6 +800,26 @@ def weak_match(lists: list[RankedList]) -> bool:
 
 
 # -- helpers ------------------------------------------------------------------
+
+
+def _doc_and_anchor(requested: str, docs: dict[str, Any]) -> tuple[str, str]:
+    """(doc id, anchor) of what get_doc was given, in this order: `id` or `id#anchor` (ids never
+    hold a raw `#`); a source path as written (`notebooks/intro.ipynb`, `c#-guide.md`, whose id
+    is `c%23-guide`: see ids.py); `path#anchor`; a path without its suffix as written. The id
+    may be unknown: the caller says so."""
+    doc_id, _, anchor = requested.strip().partition("#")
+    doc_id = doc_id.strip().strip("/")
+    if doc_id in docs:
+        return doc_id, anchor
+    paths = dict.fromkeys([requested, requested.strip().strip("/")])  # ` a.md` is a file name too
+    for path in paths:
+        stem = path[: len(path) - len(suffix_of(path))]
+        if stem != path and docs.get(escape_doc_id(stem), {}).get("path") == path:
+            return escape_doc_id(stem), ""
+    without_suffix = doc_id[: len(doc_id) - len(suffix_of(doc_id))]
+    if without_suffix in docs:
+        return without_suffix, anchor
+    return next(((escape_doc_id(p), "") for p in paths if escape_doc_id(p) in docs), (doc_id, anchor))
 
 
 @dataclass(frozen=True)

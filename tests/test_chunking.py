@@ -1,7 +1,8 @@
+import json
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docs_mcp.chunking import SPECIAL_TOKENS, chunk_document
@@ -114,3 +115,30 @@ def test_any_markdown_chunks_within_budget_and_spans_match(source):
     for c in chunk_document(doc, words, 40):
         assert source[c.start : c.end] == c.text
         assert c.text.strip() == c.text and c.text
+
+
+title_or_heading = st.lists(
+    st.sampled_from(
+        [*"abcxyz XYZ>-_:#*`[](){}.,;!?é日本語🙂\u200b", "résumé", "naïve", "C#", "max_attempts"]
+    ),
+    min_size=1,
+    max_size=60,
+).map("".join)
+headed_markdown = st.lists(
+    st.tuples(st.integers(1, 6), title_or_heading, st.text(max_size=400)),
+    min_size=1,
+    max_size=30,
+).map(lambda sections: "".join(f"{'#' * level} {head}\n\n{body}\n\n" for level, head, body in sections))
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=title_or_heading, source=headed_markdown, filler=st.sampled_from(["", "x" * 5000 + "日本語" * 200])
+)
+def test_any_chunk_with_its_title_and_heading_path_fits_the_window(embedder, title, source, filler):
+    """The prefix is counted from the title's and each heading's own counts, and long blocks in
+    windows: the real tokenizer over the whole embedding text must agree that every chunk fits."""
+    doc = parse_markdown(f"---\ntitle: {json.dumps(title)}\n---\n{source}\n{filler}\n", "d", "d.md")
+    for c in chunk_document(doc, embedder.count_tokens, embedder.max_tokens):
+        assert embedder.count_tokens([c.embedding_text])[0] + SPECIAL_TOKENS <= embedder.max_tokens, c

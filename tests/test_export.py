@@ -66,3 +66,13 @@ def test_export_into_an_unwritable_place_is_one_clear_line(shared_db, tmp_path):
     result = runner.invoke(app, ["export", "llms-txt", "--db", shared_db, "--out", str(blocker / "sub")])
     assert result.exit_code == 1
     assert "pass --out with a writable folder" in result.stderr and "Traceback" not in result.output
+
+
+def test_links_to_odd_file_names_are_urls_a_remote_index_maps_back_to_the_same_files():
+    from docs_mcp.sources.website import mirror_path, parse_listing
+
+    names = ["getting started.md", "c#-guide.md", "100% coverage.md", "what?.md", "api/(v2) [beta].md"]
+    pages = [ExportPage(n.removesuffix(".md"), f"Page {i}", "", n, "") for i, n in enumerate(names)]
+    text = llms_txt("Odd", "", pages, base_url="https://docs.acme.dev/")
+    _, urls = parse_listing(text, "https://docs.acme.dev/llms.txt")
+    assert [mirror_path(url) for url in urls] == names

@@ -1,3 +1,9 @@
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markdown_it import MarkdownIt
+
 from docs_mcp.markdown import parse_markdown, slugify, unique_anchors
 
 PAGE = """---
@@ -108,3 +114,96 @@ def test_slugify_matches_github():
 def test_headings_inside_lists_or_quotes_do_not_start_sections():
     doc = parse_markdown("# Top\n\n> # quoted\n\n- # listed\n", "t", "t.md")
     assert [h.text for h in doc.headings] == ["Top"]
+
+
+# -- front matter with limits, heading text ------------------------------------------------------
+
+ALIAS_BOMB = (
+    "---\ntitle: Aliases\na0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]\n" for n in range(1, 11))
+    + "tags: *a10\nsidebar_label: *a10\n---\n# Page\n"
+)
+
+
+def test_an_alias_bomb_in_front_matter_is_a_warning_and_expands_nothing():
+    doc = parse_markdown(ALIAS_BOMB, "t", "t.md")  # 9**10 nodes if it were expanded, 92 aliases
+    assert (doc.title, doc.tags, doc.sidebar_label) == ("Aliases", (), "Aliases")
+    assert doc.warnings == (
+        "front matter tags is not a plain value or a list of plain values; it was ignored",
+        "front matter sidebar_label is not a plain value; it was ignored",
+    )
+
+
+def test_too_many_aliases_deep_nesting_or_size_make_the_front_matter_ignored_with_a_warning():
+    many = "---\nt: &t x\n" + "".join(f"k{i}: *t\n" for i in range(101)) + "title: Many\n---\n# H\n"
+    deep = "---\nx: " + "[" * 30 + "]" * 30 + "\ntitle: Deep\n---\n# H\n"
+    deeper = "---\nx: " + "[" * 30_000 + "]" * 30_000 + "\n---\n# H\n"
+    large = "---\n" + "".join(f"k{i}: v\n" for i in range(12_000)) + "title: Large\n---\n# H\n"
+    for source, warning in (
+        (many, "front matter uses more than 100 aliases; it was ignored"),
+        (deep, "front matter is nested more than 20 levels deep; it was ignored"),
+        (deeper, "front matter is not valid YAML at line 2; it was ignored"),  # libyaml's own limit
+        (large, "front matter is longer than 64 KB; it was ignored"),
+    ):
+        doc = parse_markdown(source, "t", "t.md")
+        assert (doc.title, doc.warnings) == ("H", (warning,))
+
+
+def test_front_matter_values_are_read_as_written_and_other_keys_are_left_alone():
+    source = (
+        "---\ntitle: 2024-13-45\ndescription: null\ntags: [a, ~, b]\nweight: 1_0\n"
+        "custom: {nested: [1, [2]]}\ndate: 2024-13-45\n---\n\nFirst paragraph.\n"
+    )
+    doc = parse_markdown(source, "t", "t.md")
+    assert (doc.title, doc.description, doc.tags, doc.order) == (
+        "2024-13-45",
+        "First paragraph.",
+        ("a", "b"),
+        10.0,
+    )
+    assert doc.warnings == ()
+
+
+def test_long_titles_and_headings_are_cut_so_every_chunk_can_carry_them():
+    title = "word " * 5000
+    doc = parse_markdown(f"---\ntitle: {title}\n---\n# {'heading ' * 5000}\n\nText.\n", "t", "t.md")
+    assert len(doc.title) <= 500 and doc.title.endswith("…")
+    assert len(doc.headings[0].text) <= 500 and doc.headings[0].text.startswith("heading heading")
+
+
+def test_a_description_from_a_paragraph_of_unclosed_brackets_is_still_cut():
+    doc = parse_markdown("# T\n\n" + "[a](b " * 50_000 + "\n", "t", "t.md")
+    assert len(doc.description) <= 201 and doc.description.startswith("[a](b")
+
+
+def _reference_heading_texts(source: str) -> list[str]:
+    """The headings' text from markdown-it's full parse (inline syntax everywhere), as before."""
+    parser = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    tokens = parser.parse(source)
+    texts = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0:
+            parts = []
+            for child in tokens[index + 1].children or []:
+                if child.type in ("text", "code_inline", "image"):
+                    parts.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append(" ")
+            texts.append(re.sub(r"\s+", " ", "".join(parts)).strip())
+    return texts
+
+
+INLINE_PIECES = ["&amp;", "&#123;", "&copy;", "\\*", "`x`", "*em*", "_em_", "[l](u)", "![alt](s)", "<b>"]
+INLINE_PIECES += ["<http://a.b>", "~~s~~", "a", "bc", " ", "\t", "é日", "#", ":", "(", "]", "!", "&", "\\"]
+INLINE_PIECES += ["[ref]", "[ref][]", "[text][ref]", "[nowhere]"]  # the page defines [ref] only
+heading_line = st.lists(st.sampled_from(INLINE_PIECES), min_size=1, max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(atx=heading_line, setext=heading_line)
+def test_heading_text_matches_markdown_its_full_parse(atx, setext):
+    """Only headings get the inline parser now, and those without inline syntax skip it: the
+    text (and so every anchor) must be what parsing the whole page inline gave."""
+    source = f"# {atx}\n\n{setext}\n===\n\ntext\n\n[ref]: https://example.com/ref\n"
+    doc = parse_markdown(source, "t", "t.md")
+    assert [h.text for h in doc.headings] == _reference_heading_texts(source)

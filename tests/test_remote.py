@@ -8,9 +8,12 @@ can prove what was downloaded and what was not.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
+import tracemalloc
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,15 +26,22 @@ from mcp import Client
 from typer.testing import CliRunner
 
 from docs_mcp.cli import EXIT_SKIPPED_FILES, app
+from docs_mcp.config import Settings
 from docs_mcp.errors import RemoteError
 from docs_mcp.search import DocsService
 from docs_mcp.server import build_server
 from docs_mcp.sources.website import (
+    MAX_MIRROR_PATH_BYTES,
+    MAX_SEGMENT_BYTES,
     RETRY_AFTER_CAP_SECONDS,
+    RemoteLimits,
+    mirror_dir,
     mirror_lock,
     mirror_path,
     parse_listing,
+    remote_source,
     retry_delay,
+    sync_mirror,
     with_source_url,
 )
 from docs_mcp.store import IndexStore
@@ -70,6 +80,7 @@ class Page:
     etag: str
     last_modified: str
     content_length: bool = True
+    content_encoding: str = ""
 
 
 class Site:
@@ -94,6 +105,11 @@ class Site:
         self.pages[path] = Page(
             body, content_type, f'"{hashlib.sha1(body).hexdigest()[:12]}"', formatdate(usegmt=True)
         )
+
+    def put_encoded(self, path: str, body: bytes, content_encoding: str) -> None:
+        """A page whose body is sent as given, with this Content-Encoding."""
+        self.pages[path] = Page(body, "text/markdown", f'"{hashlib.sha1(body).hexdigest()[:12]}"', "")
+        self.pages[path].content_encoding = content_encoding
 
     def count(self, path: str, status: int) -> int:
         with self.lock:
@@ -148,6 +164,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             validators = {"ETag": page.etag, "Last-Modified": page.last_modified}
             if not page.etag:
                 del validators["ETag"]
+            if not page.last_modified:
+                del validators["Last-Modified"]
             if (page.etag and self.headers.get("If-None-Match") == page.etag) or (
                 "If-None-Match" not in self.headers
                 and self.headers.get("If-Modified-Since") == page.last_modified
@@ -155,6 +173,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self._answer(304, headers=validators)
                 return
             headers = {**validators, "Content-Type": page.content_type}
+            if page.content_encoding:
+                headers["Content-Encoding"] = page.content_encoding
             if page.content_length:
                 headers["Content-Length"] = str(len(page.body))
             self._answer(200, page.body, headers)
@@ -617,3 +637,178 @@ def test_the_source_url_joins_existing_front_matter():
     assert with_source_url("# T\n", "https://s.org/t.md").startswith(
         '---\nsource_url: "https://s.org/t.md"\n---\n\n# T'
     )
+
+
+# -- hostile pages: bounded after decoding, every URL a safe file, one bad page a skipped page ----
+
+BOMB_MIB = 256
+
+
+@pytest.fixture(scope="module")
+def double_gzip_bomb() -> bytes:
+    """256 MiB of zeros, gzipped twice: about 3 KB on the wire."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    zeros = bytes(1 << 20)
+    inner = b"".join([compressor.compress(zeros) for _ in range(BOMB_MIB)] + [compressor.flush()])
+    return gzip.compress(inner, 9)
+
+
+def test_a_double_gzipped_page_past_the_limit_is_refused_while_decoding(site, db, double_gzip_bomb):
+    assert len(double_gzip_bomb) < 10_000
+    site.put_encoded("/docs/bomb.md", double_gzip_bomb, "gzip, gzip")
+    site.put("/llms.txt", llms_txt(site, ["docs/install.md", "docs/bomb.md", "docs/weather.md"]))
+
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
+    report = as_json(result)
+    assert report["remote"]["failed"] == [
+        {"url": f"{site.url}/docs/bomb.md", "reason": "larger than the limit of 2,097,152 bytes"}
+    ]
+    assert report["added"] == 2 and report["published"]
+
+
+def test_decoding_a_compression_bomb_holds_about_the_limit_in_memory(site, tmp_path, double_gzip_bomb):
+    site.put_encoded("/docs/bomb.md", double_gzip_bomb, "gzip, gzip")
+    site.put("/llms.txt", llms_txt(site, ["docs/bomb.md", "docs/install.md"]))
+    source = remote_source(f"{site.url}/llms.txt")
+    limits = RemoteLimits.from_settings(Settings.from_env({"DOCS_MCP_REMOTE_MAX_PAGE_BYTES": "1000000"}))
+    mirror = mirror_dir(tmp_path, source)
+    tracemalloc.start()
+    try:
+        report = sync_mirror(source, mirror, limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [f.reason for f in report.failed] == ["larger than the limit of 1,000,000 bytes"]
+    assert peak < 16 * 1024 * 1024, f"{peak:,} bytes traced while refusing a {BOMB_MIB} MiB page"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", lambda data: zlib.compress(data)[2:-4]),  # raw deflate, as some servers send it
+        ("gzip, deflate", lambda data: zlib.compress(gzip.compress(data))),
+        ("identity", lambda data: data),
+    ],
+)
+def test_a_compressed_page_within_the_limit_is_decoded_and_indexed(site, db, encoding, encode):
+    site.put_encoded("/docs/weather.md", encode(WEATHER.encode("utf-8")), encoding)
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == 0, result.output
+    assert search_ids(db, "humidity condensation closes the dome")[0] == "docs/weather"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "reason"),
+    [
+        ("br", b"\x0b\x02\x80hi\x03", "served with content encoding 'br', which docs-mcp does not decode"),
+        ("gzip", b"not gzip at all", "its compressed body is corrupt"),
+        ("gzip, gzip, gzip, gzip", gzip.compress(b"x"), "encoded 4 times over; at most 3 are decoded"),
+    ],
+)
+def test_a_page_that_cannot_be_decoded_is_a_failed_page(site, db, encoding, body, reason):
+    site.put_encoded("/docs/weather.md", body, encoding)
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
+    report = as_json(result)
+    assert report["remote"]["failed"] == [{"url": f"{site.url}/docs/weather.md", "reason": reason}]
+    assert report["added"] == 2
+
+
+def test_pages_that_would_be_a_file_and_a_folder_of_one_name_are_both_mirrored(site, db):
+    site.put("/x.md", "# The x file\n\nThe quillbrook page lives at x.md.\n")
+    site.put("/x.md/", "# The x folder\n\nThe marzipelt page lives at x.md/.\n")
+    site.put("/Guide.md", "# Upper guide\n\nThe snorkelvane guide is upper case.\n")
+    site.put("/guide.md", "# Lower guide\n\nThe plumbatine guide is lower case.\n")
+    site.put("/llms.txt", llms_txt(site, ["x.md", "x.md/", "Guide.md", "guide.md"]))
+
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == 0, result.output
+    report = as_json(result)
+    assert report["added"] == 4
+    assert [i["url"] for i in report["remote"]["ignored"]] == ["https://github.com/x/y"]
+    pages = json.loads((Path(report["remote"]["mirror"]) / "manifest.json").read_text(encoding="utf-8"))[
+        "pages"
+    ]
+    paths = [pages[f"{site.url}/{p}"]["path"] for p in ("x.md", "x.md/", "Guide.md", "guide.md")]
+    assert paths[0] == "x.md" and paths[2] == "Guide.md"
+    assert paths[1].startswith("~") and paths[1].endswith("/x.md/index.md")
+    assert paths[3].startswith("~") and paths[3].endswith("/guide.md")
+    assert len({p.casefold() for p in paths}) == 4
+    for word, doc_id in (("quillbrook", "x"), ("snorkelvane", "Guide")):
+        assert search_ids(db, f"the {word} page")[0] == doc_id
+    assert search_ids(db, "the marzipelt page")[0] == paths[1].removesuffix(".md")
+
+
+def test_a_path_too_long_for_the_file_system_mirrors_to_a_short_hashed_file(site, db):
+    long_segment = "s" * 300
+    deep = "/".join(["d" * 100] * 40)
+    site.put(f"/docs/{long_segment}.md", "# Long\n\nThe tarnquist segment is three hundred letters.\n")
+    site.put(f"/{deep}/page.md", "# Deep\n\nThe velmorrow page is forty folders deep.\n")
+    site.put("/llms.txt", llms_txt(site, [f"docs/{long_segment}.md", f"{deep}/page.md", "docs/install.md"]))
+
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == 0, result.output
+    assert as_json(result)["added"] == 3
+    assert search_ids(db, "tarnquist segment")[0].startswith("docs/" + "s" * 80)
+    assert search_ids(db, "velmorrow page forty folders")[0].startswith("~long/")
+
+
+def test_a_page_whose_file_cannot_be_written_fails_alone(site, db):
+    first = as_json(index(db, f"{site.url}/llms.txt"))
+    target = Path(first["remote"]["mirror"]) / "pages" / "docs" / "weather.md"
+    target.unlink()
+    (target / "in-the-way").mkdir(parents=True)  # a folder where the page's file goes
+    site.put("/docs/weather.md", WEATHER + "\nWind gusts are measured every second.\n")
+    site.put("/docs/install.md", INSTALL + "\nUpgrade with `pip install -U orbit-cli`.\n")
+
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
+    report = as_json(result)
+    assert [f["url"] for f in report["remote"]["failed"]] == [f"{site.url}/docs/weather.md"]
+    assert report["remote"]["failed"][0]["reason"].startswith("could not be mirrored (")
+    assert report["changed"] == 1 and report["published"]
+
+
+def test_links_that_are_not_urls_are_ignored_not_fatal(site, db):
+    listing = llms_txt(site, ["docs/install.md"]) + "\n- [bad](http://[oops) - [port](http://h:99999/x)\n"
+    site.put("/llms.txt", listing)
+    result = index(db, f"{site.url}/llms.txt")
+    assert result.exit_code == 0, result.output
+    ignored = {i["url"]: i["reason"] for i in as_json(result)["remote"]["ignored"]}
+    assert ignored["http://[oops"] == "not a valid URL" and ignored["http://h:99999/x"] == "not a valid URL"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://s.org/docs/" + "x" * 300 + ".md",
+        "https://s.org/" + "/".join(["é" * 60] * 30) + "/page",
+        "https://s.org/" + "%F0%9F%99%82" * 200,
+    ],
+)
+def test_every_mirror_path_fits_a_file_name_and_a_path(url):
+    path = mirror_path(url)
+    assert len(path.encode("utf-8")) <= MAX_MIRROR_PATH_BYTES
+    assert all(len(part.encode("utf-8")) <= MAX_SEGMENT_BYTES for part in path.split("/"))
+    assert path.endswith(".md") and mirror_path(url) == path  # stable: the same file every run
+
+
+def test_a_sitemap_index_is_read_only_up_to_its_first_hundred_sitemaps(site, db):
+    namespace = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    children = "".join(f"<sitemap><loc>{site.url}/s{i}.xml</loc></sitemap>" for i in range(150))
+    site.put("/sitemap.xml", f"<sitemapindex {namespace}>{children}</sitemapindex>", "application/xml")
+    site.put("/s0.xml", f"<urlset {namespace}><url><loc>{site.url}/docs/install.md</loc></url></urlset>")
+    for i in range(1, 150):
+        site.put(f"/s{i}.xml", f"<urlset {namespace}></urlset>", "application/xml")
+
+    result = index(db, f"{site.url}/sitemap.xml")
+    assert result.exit_code == EXIT_SKIPPED_FILES, result.output
+    report = as_json(result)
+    assert report["remote"]["failed"] == [
+        {"url": f"{site.url}/sitemap.xml", "reason": "lists 150 sitemaps; only the first 100 were read"}
+    ]
+    assert report["added"] == 1
+    assert site.count("/s99.xml", 200) == 1 and site.count("/s100.xml", 200) == 0

@@ -27,9 +27,11 @@ import email.utils
 import fnmatch
 import hashlib
 import json
+import logging
 import os
 import re
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,21 +46,26 @@ from docs_mcp import __version__
 from docs_mcp.collection import index_scope
 from docs_mcp.config import Settings
 from docs_mcp.errors import ConfigError, RemoteError
-from docs_mcp.formats import SOURCE_SUFFIXES
+from docs_mcp.formats import SOURCE_SUFFIXES, suffix_of
 from docs_mcp.sources import Checkout, PublishedVersions, alone_in
 from docs_mcp.sources.folder import Skipped
 from docs_mcp.sources.spec import SourceSpec
 
+log = logging.getLogger(__name__)
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "docs-mcp-remote-mirror/1"
 PAGES_FOLDER = "pages"
+MAX_CHILD_SITEMAPS = 100  # read from one sitemap index, each fetched in turn
 RETRY_AFTER_CAP_SECONDS = 10.0
 BACKOFF_SECONDS = 0.5  # 0.5, 1, 2, ... between attempts, unless the server says Retry-After
 USER_AGENT = f"docs-mcp/{__version__}"
 FRONT_MATTER_KEY = "source_url"  # the page's URL, written into the mirrored file's front matter
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _RETRY_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError)
-_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
+# [text](url "title"), a URL may hold one level of parentheses: text, URL and title are each
+# scanned only up to the next bracket, so a listing of unclosed `[` or `(` costs one pass.
+_LINK = re.compile(r"(?<!!)\[[^\[\]]*\]\(\s*<?((?:[^()\s>]|\([^()\s>]*\))+)>?(?:\s+[\"'][^()]*[\"'])?\s*\)")
 
 
 @dataclass(frozen=True)
@@ -201,13 +208,22 @@ def parse_listing(text: str, base_url: str) -> tuple[str, list[str]]:
             raise RemoteError(f"{base_url} is XML but not a sitemap (<{kind}>); pass a sitemap.xml")
         # The <loc> of each <url> or <sitemap> entry (not, say, an image sitemap's <image:loc>).
         locs = [
-            urljoin(base_url, loc.text.strip())
+            _joined(base_url, loc.text.strip())
             for entry in root
             for loc in entry
             if _local_name(loc.tag) == "loc" and loc.text and loc.text.strip()
         ]
         return kind, locs
-    return "llms.txt", [urljoin(base_url, href) for href in _LINK.findall(text)]
+    return "llms.txt", [_joined(base_url, href) for href in _LINK.findall(text)]
+
+
+def _joined(base_url: str, href: str) -> str:
+    """The absolute URL of a link; the link as written when it is not a URL at all
+    (`http://[x`), for the page list to report as ignored."""
+    try:
+        return urljoin(base_url, href)
+    except ValueError:
+        return href
 
 
 def _local_name(tag: str) -> str:
@@ -216,7 +232,10 @@ def _local_name(tag: str) -> str:
 
 def mirror_path(url: str) -> str:
     """The mirrored file for a page URL, relative to pages/: its path, ending in .md unless it
-    already ends in a suffix the indexer reads (.md, .markdown, .mdx, .ipynb)."""
+    already ends in a suffix the indexer reads (.md, .markdown, .mdx, .ipynb). A segment too long
+    for a file name keeps its start and gains a hash of itself; a path too long for the file
+    system becomes a hash of itself under `~long/`. ValueError for a hidden or relative segment
+    (a file the indexer would never read, or one outside the mirror)."""
     path = unquote(urlsplit(url).path)
     if path == "" or path.endswith("/"):
         path += "index.md"
@@ -224,11 +243,67 @@ def mirror_path(url: str) -> str:
     if any(p in (".", "..") or p.startswith(".") or "\\" in p or "\x00" in p for p in parts):
         raise ValueError("its path has a hidden or relative segment")
     relative = PurePosixPath(*parts)
-    if relative.suffix.lower() in SOURCE_SUFFIXES:  # .mdx and .ipynb too: the indexer converts them
-        return str(relative)
     if relative.suffix.lower() in (".html", ".htm", ".txt"):
-        return str(relative.with_suffix(".md"))
-    return f"{relative}.md"
+        relative = relative.with_suffix(".md")
+    elif relative.suffix.lower() not in SOURCE_SUFFIXES:  # .mdx, .ipynb too: the indexer converts them
+        relative = relative.with_name(relative.name + ".md")
+    return _fitted(relative)
+
+
+# A mirrored file's name stays well below NAME_MAX (255 bytes) with `.NAME.tmp` written beside
+# it, and its path below PATH_MAX with the cache folder in front.
+MAX_SEGMENT_BYTES = 120
+MAX_MIRROR_PATH_BYTES = 1000
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _fitted(relative: PurePosixPath) -> str:
+    suffix = suffix_of(relative.name)
+    parts = [_fitted_segment(p, "") for p in relative.parts[:-1]] + [_fitted_segment(relative.name, suffix)]
+    path = "/".join(parts)
+    if len(path.encode("utf-8")) > MAX_MIRROR_PATH_BYTES:
+        return f"~long/{_digest(str(relative))}{suffix}"
+    return path
+
+
+def _fitted_segment(segment: str, suffix: str) -> str:
+    if len(segment.encode("utf-8")) <= MAX_SEGMENT_BYTES:
+        return segment
+    stem = segment[: len(segment) - len(suffix)]
+    kept = stem.encode("utf-8")[: MAX_SEGMENT_BYTES - 40].decode("utf-8", "ignore")
+    return f"{kept}~{_digest(segment)}{suffix}"
+
+
+class _MirrorClaims:
+    """The files and folders the listed pages will occupy, compared without case (a case-blind
+    file system would make `Guide.md` and `guide.md` one file): a page whose file is another's
+    folder (`/x.md` and `/x.md/`), or whose folder is another's file, is moved aside."""
+
+    def __init__(self) -> None:
+        self.files: set[str] = set()
+        self.folders: set[str] = set()
+
+    def conflict(self, path: str) -> bool:
+        key = path.casefold()
+        return key in self.files or key in self.folders or any(f in self.files for f in _folders(key))
+
+    def claim(self, path: str) -> None:
+        key = path.casefold()
+        self.files.add(key)
+        self.folders.update(_folders(key))
+
+
+def _folders(path: str) -> list[str]:
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _moved_aside(url: str, path: str) -> str:
+    """A path for a page whose natural one is taken: under a folder named by the URL's hash."""
+    return _fitted(PurePosixPath(f"~{_digest(url)}") / path)
 
 
 def with_source_url(text: str, url: str) -> str:
@@ -326,12 +401,91 @@ class _Fetcher:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(f"larger than the limit of {max_bytes:,} bytes ({int(declared):,} bytes)")
+            # Wire bytes, decoded here: the limit counts what the page is once decoded, while it
+            # is decoded, so a small compressed answer cannot expand to gigabytes in memory.
+            decoding = BoundedDecoding(response.headers.get("content-encoding", ""), max_bytes)
             body = bytearray()
-            async for piece in response.aiter_bytes():
+            async for raw in response.aiter_raw():
+                for piece in decoding.feed(raw):
+                    body += piece
+            for piece in decoding.finish():
                 body += piece
-                if len(body) > max_bytes:
-                    raise FetchError(f"larger than the limit of {max_bytes:,} bytes")
             return _Fetched(200, str(response.url), response.headers, bytes(body))
+
+
+class BoundedDecoding:
+    """A Content-Encoding (gzip, deflate, or several of them) decoded a bounded piece at a time;
+    FetchError once any layer has produced more than `limit` bytes. Layers past the first are
+    compressed data, smaller than the page, so the same limit bounds every layer's work."""
+
+    PIECE_BYTES = 64 * 1024
+    MAX_LAYERS = 3
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        names = [n.strip().lower() for n in content_encoding.split(",") if n.strip()]
+        names = [n for n in names if n != "identity"]
+        unknown = [n for n in names if n not in ("gzip", "x-gzip", "deflate")]
+        if unknown:
+            raise FetchError(f"served with content encoding {unknown[0]!r}, which docs-mcp does not decode")
+        if len(names) > self.MAX_LAYERS:
+            raise FetchError(f"encoded {len(names)} times over; at most {self.MAX_LAYERS} are decoded")
+        self.limit = limit
+        # Applied in the order listed, so undone in reverse.
+        self.layers = [_Inflater(name) for name in reversed(names)]
+        self.produced = [0] * (len(self.layers) + 1)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        return self._through(0, data, final=False)
+
+    def finish(self) -> Iterator[bytes]:
+        return self._through(0, b"", final=True)
+
+    def _through(self, depth: int, data: bytes, final: bool) -> Iterator[bytes]:
+        if depth == len(self.layers):
+            pieces: Iterator[bytes] = iter([data] if data else [])
+        else:
+            pieces = self.layers[depth].feed(data, self.PIECE_BYTES, final)
+        for piece in pieces:
+            self.produced[depth] += len(piece)
+            if self.produced[depth] > self.limit:
+                raise FetchError(f"larger than the limit of {self.limit:,} bytes")
+            if depth == len(self.layers):
+                yield piece
+            else:
+                yield from self._through(depth + 1, piece, final=False)
+        if final and depth < len(self.layers):
+            yield from self._through(depth + 1, b"", final=True)
+
+
+class _Inflater:
+    """One gzip or deflate layer. A deflate body is zlib-wrapped or, from some servers, raw."""
+
+    def __init__(self, name: str) -> None:
+        self.deflate = name == "deflate"
+        self.started = False
+        self.engine = zlib.decompressobj(zlib.MAX_WBITS if self.deflate else zlib.MAX_WBITS | 16)
+
+    def feed(self, data: bytes, piece_bytes: int, final: bool) -> Iterator[bytes]:
+        try:
+            while data and not self.engine.eof:
+                if self.deflate and not self.started:
+                    try:
+                        piece = self.engine.decompress(data, piece_bytes)
+                    except zlib.error:  # no zlib header: raw deflate
+                        self.engine = zlib.decompressobj(-zlib.MAX_WBITS)
+                        piece = self.engine.decompress(data, piece_bytes)
+                else:
+                    piece = self.engine.decompress(data, piece_bytes)
+                self.started = True
+                data = self.engine.unconsumed_tail
+                if piece:
+                    yield piece
+            if final and not self.engine.eof:
+                rest = self.engine.flush()
+                if rest:
+                    yield rest
+        except zlib.error:
+            raise FetchError("its compressed body is corrupt") from None
 
 
 def _host_allowed(host: str, source: RemoteSource, limits: RemoteLimits) -> bool:
@@ -368,7 +522,8 @@ async def _sync(source: RemoteSource, mirror: Path, limits: RemoteLimits, report
         max_redirects=limits.max_redirects,
         timeout=httpx.Timeout(limits.timeout_seconds),
         limits=httpx.Limits(max_connections=limits.concurrency),
-        headers={"User-Agent": USER_AGENT},
+        # Only what BoundedDecoding decodes (httpx would add br and zstd when their packages exist).
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
         event_hooks={"request": [check_request]},
         trust_env=False,
     ) as client:
@@ -385,7 +540,11 @@ async def _sync(source: RemoteSource, mirror: Path, limits: RemoteLimits, report
 
         async def one(url: str, path: str) -> tuple[str, dict[str, Any] | None]:
             async with gate:
-                return url, await _sync_page(fetcher, url, path, manifest.get(url), folder, report)
+                previous = manifest.get(url)
+                try:
+                    return url, await _sync_page(fetcher, url, path, previous, folder, report)
+                except Exception as error:  # one page never stops the run
+                    return url, _failed_page(url, path, previous, error, report)
 
         results = await asyncio.gather(*(one(url, path) for url, path in pages.items()))
 
@@ -407,8 +566,17 @@ async def _list_pages(
     else:
         kind, urls = await _fetch_listing(fetcher, source.listing_url, limits)
         if kind == "sitemapindex":
-            nested = []
-            for child in urls:
+            nested: list[str] = []
+            if len(urls) > MAX_CHILD_SITEMAPS:
+                report.failed.append(
+                    Skipped(
+                        source.listing_url,
+                        f"lists {len(urls):,} sitemaps; only the first {MAX_CHILD_SITEMAPS} were read",
+                    )
+                )
+            for child in urls[:MAX_CHILD_SITEMAPS]:
+                if len(nested) > limits.max_pages:
+                    break  # enough pages to reach the page limit: the rest would be cut anyway
                 child_kind, child_urls = await _fetch_listing(fetcher, child, limits)
                 if child_kind != "urlset":
                     raise RemoteError(
@@ -419,9 +587,15 @@ async def _list_pages(
             urls = nested
     pages: dict[str, str] = {}
     by_path: dict[str, str] = {}
+    claims = _MirrorClaims()
     for raw in urls:
-        url = urlunsplit(urlsplit(raw)._replace(fragment=""))
-        parts = urlsplit(url)
+        try:
+            url = urlunsplit(urlsplit(raw)._replace(fragment=""))
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises ValueError for a port out of range)
+        except ValueError:
+            report.ignored.append(Skipped(raw, "not a valid URL"))
+            continue
         if url in pages:
             continue
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -442,6 +616,11 @@ async def _list_pages(
         if path in by_path:
             report.ignored.append(Skipped(url, f"mirrors to the same file as {by_path[path]}"))
             continue
+        if claims.conflict(path):
+            path = _moved_aside(url, path)
+            if claims.conflict(path):
+                report.ignored.append(Skipped(url, "its mirror file is taken by another page"))
+                continue
         if len(pages) >= limits.max_pages:
             report.failed.append(
                 Skipped(
@@ -453,6 +632,7 @@ async def _list_pages(
             break
         pages[url] = path
         by_path[path] = url
+        claims.claim(path)
     if not pages:
         raise RemoteError(
             f"{report.source} links to no pages on {source.host}; nothing was changed. "
@@ -478,6 +658,17 @@ async def _fetch_listing(fetcher: _Fetcher, url: str, limits: RemoteLimits) -> t
     return parse_listing(text, fetched.url)
 
 
+def _failed_page(
+    url: str, path: str, previous: dict[str, Any] | None, error: Exception, report: SyncReport
+) -> dict[str, Any] | None:
+    """A page whose mirroring raised what nothing expected: reported, its previous entry kept."""
+    log.debug("mirroring %s failed", url, exc_info=True)
+    kept = previous if previous is not None and previous.get("path") == path else None
+    reason = f"could not be mirrored ({type(error).__name__}: {str(error)[:200]})"
+    report.failed.append(Skipped(url, reason + ("; kept the previous copy" if kept else "")))
+    return kept
+
+
 async def _sync_page(
     fetcher: _Fetcher,
     url: str,
@@ -488,6 +679,8 @@ async def _sync_page(
 ) -> dict[str, Any] | None:
     """The page's new manifest entry; its previous one if it failed (None if there was none)."""
     target = folder / path
+    if not target.parent.resolve().is_relative_to(folder.resolve()):
+        raise FetchError("its mirror file would be outside the mirror (a link in the cache folder)")
     have_copy = previous is not None and previous.get("path") == path and target.is_file()
     kept = previous if have_copy else None
     headers = {}
