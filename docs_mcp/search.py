@@ -514,7 +514,7 @@ class DocsService:
         retrievers = _Retrievers(
             vector=lambda vector: snapshot.vector_search(vector, depth, doc_ids),
             vectors=lambda vectors: snapshot.vector_search_each(vectors, depth, doc_ids),
-            keyword=lambda words: snapshot.keyword_search(words, depth, doc_ids),
+            keywords=lambda texts: snapshot.keyword_search_each(texts, depth, doc_ids),
             headings=lambda name: snapshot.heading_search(name, depth, doc_ids),
         )
         lists = self._ranked_lists(retrievers, text, guidance, mode)
@@ -535,15 +535,14 @@ class DocsService:
         """Every search of one call, each a RankedList naming its retriever and the text it
         searched. A bare query gives today's two lists, vector then keyword. With guidance the
         query's vector is the same as alone (embed_queries) and is searched the same way, and
-        the work overlaps: BM25 and the hypothetical answer's embedding (the longest) run on the
-        pool while the query and keywords are embedded and searched here."""
+        the work overlaps: the BM25 searches of every text (sent to LanceDB together) and the
+        hypothetical answer's embedding (the longest) run on the pool while the query and
+        keywords are embedded and searched here."""
         texts: list[tuple[TextKind, str]] = [("question", question), *guidance.texts()]
         answer = guidance.hypothetical_answer
         answer_vector = self._pool.submit(self._embed_answer, answer) if mode != "fts" and answer else None
-        keyword_jobs = (
-            [(source, self._pool.submit(retrievers.keyword, text)) for source, text in texts]
-            if mode != "vector"
-            else []
+        keyword_lists = (
+            self._pool.submit(retrievers.keywords, [text for _, text in texts]) if mode != "vector" else None
         )
         lists = []
         if mode != "fts":
@@ -562,7 +561,11 @@ class DocsService:
             lists.append(
                 RankedList("vector", retrievers.vector(answer_vector.result()), "hypothetical_answer")
             )
-        lists += [RankedList("keyword", job.result(), source) for source, job in keyword_jobs]
+        if keyword_lists is not None:
+            found = keyword_lists.result()
+            lists += [
+                RankedList("keyword", rows, source) for (source, _), rows in zip(texts, found, strict=True)
+            ]
         return lists
 
     def _embed_answer(self, answer: str) -> np.ndarray:
@@ -622,7 +625,9 @@ class DocsService:
                 _per_example(snapshot.code_vector_search(vector, depth, doc_ids, language))
                 for vector in vectors
             ],
-            keyword=lambda words: _per_example(snapshot.code_keyword_search(words, depth, where)),
+            keywords=lambda texts: [
+                _per_example(found) for found in snapshot.code_keyword_search_each(texts, depth, where)
+            ],
             headings=None,  # headings name pages and sections, not code examples
         )
         lists = self._ranked_lists(retrievers, text, guidance, mode)
@@ -828,7 +833,7 @@ class _Retrievers:
 
     vector: Callable[[np.ndarray], list[dict]]
     vectors: Callable[[np.ndarray], list[list[dict]]]  # one list per row, in one pass
-    keyword: Callable[[str], list[dict]]
+    keywords: Callable[[list[str]], list[list[dict]]]  # BM25, one list per text, side by side
     headings: Callable[[str], list[dict]] | None  # an assistant's keywords as names of pages
 
 

@@ -202,6 +202,46 @@ def test_in_memory_vector_search_returns_what_lancedb_flat_search_returns(
         assert set(details[got[0]["id"]]) >= {"text", "anchor", "heading_path"}
 
 
+@pytest.mark.parametrize("in_memory", [True, False])
+@pytest.mark.parametrize("prefix", [None, "guides/"])
+def test_keyword_searches_sent_together_return_what_lancedb_returns_for_each(
+    shared_db, monkeypatch, in_memory, prefix
+):
+    import docs_mcp.store as store_module
+    from docs_mcp.store import _match
+
+    if not in_memory:
+        monkeypatch.setattr(store_module, "IN_MEMORY_VECTOR_BYTES", 0)
+    snapshot = IndexStore(shared_db).open_snapshot()
+    assert (snapshot._matrix is not None) == in_memory
+    doc_ids = [d for d in snapshot.docs if d.startswith(prefix)] if prefix else None
+    texts = ["install with pip", "retry backoff", "kubernetes helm chart", "visibility timeout", "zzqx"]
+    together = snapshot.keyword_search_each(texts, 10, doc_ids)
+    assert len(together) == len(texts) and any(together) and not together[-1]
+    for text, got in zip(texts, together, strict=True):
+        query = snapshot._chunks.search(_match(text), query_type="fts")
+        if doc_ids is not None:
+            query = query.where(snapshot._where_docs(doc_ids), prefilter=True)
+        expected = query.select(["id", "doc_id", "_score"]).limit(10).to_list()
+        assert [(r["id"], r["_score"]) for r in got] == [(r["id"], r["_score"]) for r in expected]
+        assert snapshot.keyword_search(text, 10, doc_ids) == got
+
+
+def test_code_keyword_searches_sent_together_return_what_lancedb_returns_for_each(shared_db):
+    from docs_mcp.store import _match
+
+    snapshot = IndexStore(shared_db).open_snapshot()
+    assert snapshot.publication.code
+    texts = ["pip install", "retry", "helm install"]
+    together = snapshot.code_keyword_search_each(texts, 10, None)
+    assert any(together)
+    for text, got in zip(texts, together, strict=True):
+        expected = (
+            snapshot._code.search(_match(text), query_type="fts").select(["id", "_score"]).limit(10).to_list()
+        )
+        assert [(r["id"], r["_score"]) for r in got] == [(r["id"], r["_score"]) for r in expected]
+
+
 def test_an_index_too_big_for_memory_gives_the_same_hits_from_lancedb(shared_db, embedder, monkeypatch):
     import docs_mcp.store as store_module
 
