@@ -235,6 +235,33 @@ def test_media_types_are_compared_case_insensitively_in_both_eras(
     assert '"search_docs"' in modern.text
 
 
+@pytest.mark.parametrize("accept", ["application/json, text/event-stream", "application/json"])
+def test_a_tool_call_is_answered_with_one_json_body_in_both_eras(server_url: str, accept: str) -> None:
+    call = {"name": "search_docs", "arguments": {"query": "install", "limit": 1}}
+    headers = {**MCP_HEADERS, "Accept": accept}
+    legacy = httpx.post(
+        f"{server_url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call},
+        headers=headers,
+        timeout=30,
+    )
+    modern = httpx.post(
+        f"{server_url}/mcp",
+        json={"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {**call, "_meta": _meta()}},
+        headers={
+            **headers,
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": "search_docs",
+        },
+        timeout=30,
+    )
+    for response in (legacy, modern):
+        assert response.status_code == 200, (response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/json")
+        assert response.json()["result"]["structuredContent"]["hits"]
+
+
 def _meta() -> dict[str, Any]:
     return {
         "io.modelcontextprotocol/protocolVersion": MODERN,
