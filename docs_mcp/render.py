@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 
 from docs_mcp.models import CollectionList, DocFolder, DocPage, DocTree, Origin, SearchHit, SearchResult
 
@@ -122,7 +123,7 @@ def render_search(result: SearchResult, steps: ToolCalls = TOOL_CALLS) -> str:
         return _render_code_search(result, steps)
     scope = _scope_words(result.collection, result.version)
     call = steps.open(None, result.collection, result.version)
-    lines = [f"{len(result.hits)} results for {result.query!r}{scope} (open one with {call}):"]
+    lines = [f"{_count(result.hits, 'result')} for {result.query!r}{scope} (open one with {call}):"]
     if result.hits[0].origin is not None:
         lines.append(_from_git(result.hits[0].origin))
     for number, hit in enumerate(result.hits, 1):
@@ -146,12 +147,16 @@ def _where(hit: SearchHit) -> str:
     return f"{hit.title} > {trail}" if trail else hit.title
 
 
+def _count(items: Sequence[object], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
 def _render_code_search(result: SearchResult, steps: ToolCalls) -> str:
     only = f" in {result.language}" if result.language else ""
     scope = _scope_words(result.collection, result.version)
     call = steps.open(None, result.collection, result.version)
     lines = [
-        f"{len(result.hits)} code examples{only} for {result.query!r}{scope} "
+        f"{_count(result.hits, 'code example')}{only} for {result.query!r}{scope} "
         f"(each id opens the section around it with {call}):"
     ]
     if result.hits[0].origin is not None:

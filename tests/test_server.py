@@ -66,6 +66,16 @@ async def test_text_content_is_a_readable_rendering_not_a_json_dump(server):
     assert listed.structured_content["total_docs"] == 9
 
 
+async def test_the_result_count_reads_as_english(server):
+    async with Client(server) as client:
+        one = await client.call_tool("search_docs", {"query": "install", "limit": 1})
+        two = await client.call_tool("search_docs", {"query": "install", "limit": 2})
+        code = await client.call_tool("search_docs", {"query": "install", "limit": 1, "kind": "code"})
+    assert one.content[0].text.startswith("1 result for 'install'")
+    assert two.content[0].text.startswith("2 results for 'install'")
+    assert code.content[0].text.startswith("1 code example for 'install'")
+
+
 async def test_paging_hint_names_the_next_call(server):
     async with Client(server) as client:
         page = await client.call_tool("get_doc", {"id": "concepts/changelog", "max_chars": 2000})
