@@ -302,11 +302,12 @@ def _fts_each(
     table: Any, texts: Sequence[str], columns: list[str], where: str | None, limit: int
 ) -> list[pa.Table]:
     """BM25 searches of `table`, one per text, each with `columns`, `_score` and `_rowid`: the
-    same query the sync API runs (`table.search(_match(text), query_type="fts")`), sent to
-    LanceDB's event loop together. The sync API costs ~2.5 ms a query on the Ray docs, most of
-    it Python around a 0.9 ms search (it re-reads the schema twice per query) and one query at a
-    time; five texts of a guided search take 4.6 ms together instead of 11.5 (identical rows and
-    scores, tests/test_store.py). The table's async half is private in LanceDB 0.40 (pinned)."""
+    query the sync API runs (`table.search(_match(text), query_type="fts")`), sent to LanceDB's
+    event loop together. On the Ray docs the sync API costs 2.6 ms a query, most of it Python
+    around a search of under a millisecond (it reads the schema twice per query), one query at a
+    time; sent together, the five texts of a guided search take 5.1 ms instead of 11.6, and one
+    query 1.7 ms, with the same rows and scores (tests/test_search.py compares them). The table's
+    async half is private in LanceDB 0.40, which pyproject.toml pins."""
 
     async def search(text: str) -> pa.Table:
         query = table._table.query().nearest_to_text(_match(text)).select([*columns, "_score"]).with_row_id()
