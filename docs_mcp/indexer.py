@@ -194,17 +194,6 @@ def index_corpus(
                 report.unchanged += 1
         to_embed = report.added + report.changed
         new_origin = recorded_origin != (writer.previous.origin if writer.previous else "")
-        if (
-            not to_embed
-            and not report.removed
-            and not moved
-            and not new_origin
-            and not writer.needs_publishing
-        ):
-            report.index_version = writer.previous.seq if writer.previous else None
-            report.seconds = clock() - started
-            return report
-
         reused = _same_docs_elsewhere(store, embedder, {doc_id: hashes[doc_id] for doc_id in to_embed})
         reused_ids = {row["id"] for row in reused.docs}
         prepared = []
@@ -223,6 +212,7 @@ def index_corpus(
                 continue
             prepared.append(outcome)
             report.warnings.extend(f"{outcome.doc.path}: {w}" for w in outcome.doc.warnings)
+        # Nothing new to publish: nothing changed, or every changed file was skipped.
         if (
             not prepared
             and not reused_ids
