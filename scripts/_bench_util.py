@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,26 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float | int]:
         "mean_ms": round(statistics.fmean(ms), 2),
         "max_ms": round(ms[-1], 2),
     }
+
+
+class StageTimes:
+    """How long each named stage took, over many runs: `with stages.timed("fusion"): ...`."""
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, list[float]] = defaultdict(list)
+
+    @contextlib.contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self._seconds[stage].append(time.perf_counter() - started)
+
+    def report(self, width: int) -> dict[str, dict[str, float | int]]:
+        """latency_summary of each stage, in the order first timed, each also printed as a line."""
+        costs = {stage: latency_summary(seconds) for stage, seconds in self._seconds.items()}
+        for stage, cost in costs.items():
+            print(f"{stage:{width}s} p50 {cost['p50_ms']:6.2f} ms  p95 {cost['p95_ms']:6.2f} ms")
+        return costs
 
 
 def median_of(values: Sequence[float]) -> float:

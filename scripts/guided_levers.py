@@ -12,13 +12,10 @@ question's expansions (the same derangement `docs-mcp eval` uses).
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from _bench_util import latency_summary
+from _bench_util import StageTimes
 
 from docs_mcp.embed import FastEmbedder
 from docs_mcp.evaluation import (
@@ -179,13 +176,7 @@ def stage_costs(service: DocsService, labels: Sequence[Label], rounds: int = 3) 
     embedder = service.embedder
     depth = service.ranking.candidates
     snapshot.heading_search("warm up", 1)  # the heading index is built on first use
-    times: dict[str, list[float]] = defaultdict(list)
-
-    @contextmanager
-    def timed(stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        times[stage].append(time.perf_counter() - started)
+    stages = StageTimes()
 
     guided = [label for label in labels if label.guided]
     for _ in range(rounds):
@@ -193,37 +184,34 @@ def stage_costs(service: DocsService, labels: Sequence[Label], rounds: int = 3) 
             guidance = Guidance.clean(label.keywords, label.hypothetical_answer)
             question = " ".join(label.query.split())
             texts = [question] + [text for _, text in guidance.texts()]
-            with timed("embedding the query and keywords (one call)"):
+            with stages.timed("embedding the query and keywords (one call)"):
                 vectors = embedder.embed_queries([question, *guidance.keywords])
             if guidance.hypothetical_answer is not None:
-                with timed("embedding the hypothetical answer (its first tokens)"):
+                with stages.timed("embedding the hypothetical answer (its first tokens)"):
                     answer = embedder.embed_query(
                         embedder.first_tokens(guidance.hypothetical_answer, ANSWER_VECTOR_TOKENS)
                     )
-            with timed("vector searches (query, keywords in one pass, answer)"):
+            with stages.timed("vector searches (query, keywords in one pass, answer)"):
                 snapshot.vector_search(vectors[0], depth)
                 snapshot.vector_search_each(vectors[1:], depth)
                 if guidance.hypothetical_answer is not None:
                     snapshot.vector_search(answer, depth)
-            with timed("BM25 searches, every text in one call"):
+            with stages.timed("BM25 searches, every text in one call"):
                 snapshot.keyword_search_each(texts, depth)
-            with timed("heading searches, one per keyword"):
+            with stages.timed("heading searches, one per keyword"):
                 for keyword in guidance.keywords:
                     snapshot.heading_search(keyword, depth)
-            with timed("whole bare search"):
+            with stages.timed("whole bare search"):
                 service.search(label.query, limit=10)
-            with timed("whole guided search"):
+            with stages.timed("whole guided search"):
                 service.search(
                     label.query,
                     limit=10,
                     keywords=label.keywords,
                     hypothetical_answer=label.hypothetical_answer,
                 )
-    costs = {stage: latency_summary(seconds) for stage, seconds in times.items()}
     print("\nGuided search, stage by stage (in process):")
-    for stage, cost in costs.items():
-        print(f"{stage:50s} p50 {cost['p50_ms']:6.2f} ms  p95 {cost['p95_ms']:6.2f} ms")
-    return costs
+    return stages.report(50)
 
 
 def _line(summary: dict[str, Any]) -> str:

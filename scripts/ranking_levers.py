@@ -28,10 +28,8 @@ import argparse
 import json
 import re
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +37,7 @@ import guided_levers
 import lancedb
 import numpy as np
 import pyarrow as pa
-from _bench_util import latency_summary
+from _bench_util import StageTimes
 from lancedb.index import FTS
 
 from docs_mcp.config import Settings
@@ -301,32 +299,23 @@ def stage_costs(service: DocsService, queries: list[str], rounds: int = 3) -> di
     snapshot = service.snapshot()
     embedder = service.embedder
     depth = service.ranking.candidates
-    times: dict[str, list[float]] = defaultdict(list)
-
-    @contextmanager
-    def timed(stage: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        times[stage].append(time.perf_counter() - started)
+    stages = StageTimes()
 
     for _ in range(rounds):
         for text in queries:
-            with timed("query embedding"):
+            with stages.timed("query embedding"):
                 vector = embedder.embed_query(text)
-            with timed("vector search"):
+            with stages.timed("vector search"):
                 found = snapshot.vector_search(vector, depth)
-            with timed("keyword search (BM25)"):
+            with stages.timed("keyword search (BM25)"):
                 matched = snapshot.keyword_search(text, depth)
-            with timed("fusion"):
+            with stages.timed("fusion"):
                 ranked = rank_documents([RankedList("vector", found), RankedList("keyword", matched)], SERVED)
-            with timed("reading the 10 hits"):
+            with stages.timed("reading the 10 hits"):
                 build_hits(ranked, snapshot, 10)
-            with timed("whole search"):
+            with stages.timed("whole search"):
                 service.search(text, limit=10)
-    costs = {stage: latency_summary(seconds) for stage, seconds in times.items()}
-    for stage, cost in costs.items():
-        print(f"{stage:45s} p50 {cost['p50_ms']:6.2f} ms  p95 {cost['p95_ms']:6.2f} ms")
-    return costs
+    return stages.report(45)
 
 
 # -- reporting -------------------------------------------------------------------------------------
